@@ -1,0 +1,32 @@
+# disloctem: synthetic TEM dislocation data -> deep models -> lines on real micrographs.
+# Stages live in workflow/rules/ (one file each); logic lives in the disloctem package.
+import sys
+
+from snakemake.utils import min_version
+
+from disloctem.config import ConfigError, discover_real_sets, validate_config
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+try:
+    validate_config(config, workflow.source_path("workflow/schemas/config.schema.yaml"))
+    REAL_SETS = discover_real_sets(config["real_root"], config.get("real_datasets"))
+except ConfigError as exc:
+    sys.exit(f"config error: {exc}")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/synthetic.smk"
+include: "workflow/rules/unet.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        "results/report.html",
+    default_target: True

@@ -1,0 +1,103 @@
+"""Evaluation of predicted Labelme lines against the annotations of a set (real or held-out
+synthetic); definitions of the metrics in :mod:`disloctem.metrics` and docs/metrics.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from skimage.morphology import skeletonize
+
+from . import CLASSES
+import csv
+import json
+
+from .io import InputError, RealSet, image_shape, read_labelme_lines, read_mask
+from .metrics import CentrelineCounts, LineCounts, combined_scores, score_image
+from .postprocess import mask_to_skeleton_branches
+
+Array = np.ndarray
+
+
+@dataclass
+class Truth:
+    """True lines of one class in one image; ``centrelines`` set when the truth is a mask."""
+
+    lines: list[Array]
+    centrelines: Array | None = None
+
+
+def annotated_classes(rs: RealSet) -> list[str]:
+    """Classes a set annotates: those in any of its Labelme files, or with a masks/ folder;
+    always in :data:`CLASSES` order (dislocation first)."""
+    found = {cls for cls, files in rs.masks.items() if files}
+    for path in rs.labelme.values():
+        found |= {ln.cls for ln in read_labelme_lines(path)[0]}
+    return [c for c in CLASSES if c in found]
+
+
+def read_truth(rs: RealSet, stem: str, classes: list[str], shape: tuple[int, int]) -> dict[str, Truth]:
+    """Per-class truth of an image: Labelme lines where a Labelme file exists, else mask skeletons."""
+    if stem in rs.labelme:
+        lines, size = read_labelme_lines(rs.labelme[stem])
+        if size is not None and size != shape:
+            raise InputError(f"{rs.labelme[stem]}: declares image size {size}, image is {shape}")
+        return {c: Truth([ln.points for ln in lines if ln.cls == c]) for c in classes}
+    out = {}
+    for c in classes:
+        path = rs.masks.get(c, {}).get(stem)
+        if path is None:
+            out[c] = Truth([], np.zeros(shape, bool))
+            continue
+        mask = read_mask(path)
+        if mask.shape != shape:
+            raise InputError(f"{path}: mask is {mask.shape}, image is {shape}")
+        out[c] = Truth(mask_to_skeleton_branches(mask), skeletonize(mask))
+    return out
+
+
+def evaluate_set(rs: RealSet, pred_dir: str | Path, tol: float = 3.0, match_dist: float = 5.0) -> dict:
+    """Per-image and per-set (micro-averaged: counts summed over images) scores of every
+    annotated class. A missing prediction file counts as predicting no lines."""
+    pred_dir = Path(pred_dir)
+    classes = annotated_classes(rs)
+    per_image = []
+    totals = {c: (CentrelineCounts(), LineCounts()) for c in classes}
+    for stem in rs.annotated_stems():
+        shape = image_shape(rs.images[stem])
+        truth = read_truth(rs, stem, classes, shape)
+        pred_file = pred_dir / f"{stem}.json"
+        pred = read_labelme_lines(pred_file)[0] if pred_file.exists() else []
+        for c in classes:
+            cl, ln = score_image([p.points for p in pred if p.cls == c], truth[c].lines, shape,
+                                 tol, match_dist, truth[c].centrelines)
+            totals[c] = (totals[c][0] + cl, totals[c][1] + ln)
+            per_image.append({"image": stem, "class": c, **combined_scores(cl, ln)})
+    per_set = {c: combined_scores(*totals[c]) | {"n_images": len(rs.annotated_stems())} for c in classes}
+    return {"set": rs.name, "classes": classes, "scores": per_set, "images": per_image,
+            "tolerance_px": tol, "match_distance_px": match_dist}
+
+
+SUMMARY_KEYS = ["set", "method", "dataset", "class"]
+SCORE_ORDER = ["line_f1", "line_precision", "line_recall", "cl_f1", "cl_precision", "cl_recall",
+                "mean_match_dist", "n_pred", "n_true", "count_error", "length_pred", "length_true",
+                "length_error", "rel_length_error", "n_images"]
+
+
+def write_summary(evaluation_files: list[str], out_csv: str | Path) -> None:
+    """``summary.csv``: one row per (set, method, dataset, class) with the set-level scores."""
+    rows = []
+    for path in evaluation_files:
+        ev = json.loads(Path(path).read_text())
+        for cls, scores in ev["scores"].items():
+            rows.append({"set": ev["set"], "method": ev["method"], "dataset": ev["dataset"],
+                         "class": cls, **scores})
+    fields = SUMMARY_KEYS + [k for k in SCORE_ORDER if any(k in r for r in rows)]
+    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
+    with open(out_csv, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()})
+

@@ -1,0 +1,199 @@
+"""Reading micrographs and annotations, writing Labelme files; the real-data layout.
+
+Real set layout (see docs/data.md)::
+
+    <set>/images/<stem>.(png|jpg|jpeg|tif|tiff)
+    <set>/labelme/<stem>.json          optional, linestrip/line shapes
+    <set>/masks/<class>/<stem>.png     optional, nonzero = line
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import CLASSES
+
+Array = np.ndarray
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+LINE_SHAPES = ("linestrip", "line")
+
+
+class InputError(ValueError):
+    """Bad input data; the message names the file and what is wrong."""
+
+
+def read_grayscale(path: str | Path) -> Array:
+    """A micrograph as float32 in [0, 1]; 8- and 16-bit, grey or colour (converted to grey)."""
+    path = Path(path)
+    if path.suffix.lower() in (".tif", ".tiff"):
+        import tifffile
+
+        try:
+            img = tifffile.imread(path)
+        except Exception as exc:  # tifffile raises many types
+            raise InputError(f"{path}: cannot read TIFF ({exc})") from exc
+    else:
+        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise InputError(f"{path}: not a readable image")
+    img = np.asarray(img)
+    if img.ndim == 3:
+        if img.shape[2] == 4:
+            img = img[..., :3]
+        img = img.mean(axis=2) if img.shape[2] == 3 else img[..., 0]
+    if img.ndim != 2:
+        raise InputError(f"{path}: expected a 2-D grayscale image, got shape {img.shape}")
+    img = img.astype(np.float32)
+    lo, hi = float(img.min()), float(img.max())
+    if np.isnan(lo) or np.isnan(hi):
+        raise InputError(f"{path}: image contains NaN values")
+    return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+
+
+@dataclass
+class AnnotatedLine:
+    cls: str
+    points: Array  # (N, 2) polyline, x/y in pixels
+
+
+def read_labelme_lines(path: str | Path) -> tuple[list[AnnotatedLine], tuple[int, int] | None]:
+    """Line shapes of a Labelme file and the (height, width) it declares.
+
+    Shapes with a label outside :data:`CLASSES` or a non-line type are ignored; a file that is not
+    Labelme JSON raises :class:`InputError` naming the file.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        shapes = data["shapes"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: not a Labelme JSON file ({exc.__class__.__name__}: {exc})") from exc
+    lines = []
+    for i, shape in enumerate(shapes):
+        if shape.get("shape_type", "polygon") not in LINE_SHAPES or shape.get("label") not in CLASSES:
+            continue
+        pts = np.asarray(shape.get("points", []), dtype=np.float64)
+        if pts.ndim != 2 or pts.shape[1] != 2:
+            raise InputError(f"{path}: shape {i} has malformed points")
+        if len(pts) >= 2:
+            lines.append(AnnotatedLine(shape["label"], pts))
+    size = None
+    if "imageHeight" in data and "imageWidth" in data:
+        size = (int(data["imageHeight"]), int(data["imageWidth"]))
+    return lines, size
+
+
+def labelme_document(lines: list[AnnotatedLine], image_name: str, height: int, width: int,
+                     group_ids: list[int | None] | None = None,
+                     scores: list[float] | None = None) -> dict:
+    """A Labelme 5 document with one ``linestrip`` shape per line."""
+    shapes = []
+    for i, line in enumerate(lines):
+        shape = {
+            "label": line.cls,
+            "points": np.round(np.asarray(line.points, dtype=np.float64), 2).tolist(),
+            "group_id": None if group_ids is None else group_ids[i],
+            "description": "" if scores is None else f"score={scores[i]:.3f}",
+            "shape_type": "linestrip",
+            "flags": {},
+        }
+        shapes.append(shape)
+    return {
+        "version": "5.5.0",
+        "flags": {},
+        "shapes": shapes,
+        "imagePath": image_name,
+        "imageData": None,
+        "imageHeight": int(height),
+        "imageWidth": int(width),
+    }
+
+
+def write_json(path: str | Path, data: dict | list) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1))
+
+
+@dataclass
+class RealSet:
+    """One folder of real micrographs and whatever annotations it holds."""
+
+    name: str
+    root: Path
+    images: dict[str, Path] = field(default_factory=dict)  # stem -> image file
+    labelme: dict[str, Path] = field(default_factory=dict)  # stem -> labelme file
+    masks: dict[str, dict[str, Path]] = field(default_factory=dict)  # class -> stem -> mask file
+
+    @property
+    def annotated(self) -> bool:
+        return bool(self.labelme) or any(self.masks.values())
+
+    def annotated_stems(self) -> list[str]:
+        stems = set(self.labelme)
+        for files in self.masks.values():
+            stems |= set(files)
+        return sorted(stems & set(self.images))
+
+
+def scan_real_set(name: str, root: str | Path) -> RealSet:
+    """Index a real set folder; raises :class:`InputError` when it has no ``images/`` folder."""
+    root = Path(root)
+    img_dir = root / "images"
+    if not img_dir.is_dir():
+        raise InputError(f"{root}: real set {name!r} has no images/ folder (see docs/data.md)")
+    rs = RealSet(name, root)
+    for p in sorted(img_dir.iterdir()):
+        if p.suffix.lower() in IMAGE_SUFFIXES:
+            rs.images[p.stem] = p
+    if (root / "labelme").is_dir():
+        rs.labelme = {p.stem: p for p in sorted((root / "labelme").glob("*.json")) if p.stem in rs.images}
+    for cls in CLASSES:
+        mdir = root / "masks" / cls
+        if mdir.is_dir():
+            rs.masks[cls] = {p.stem: p for p in sorted(mdir.glob("*.png")) if p.stem in rs.images}
+    return rs
+
+
+def read_mask(path: str | Path) -> Array:
+    """A binary mask (bool) from a PNG where nonzero means line."""
+    m = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if m is None:
+        raise InputError(f"{path}: not a readable mask image")
+    return m > 0
+
+
+HELDOUT = "heldout"
+
+
+def heldout_set(dataset_dir: str | Path) -> RealSet:
+    """The val split of a synthetic dataset, as a set annotated by its Labelme files."""
+    root = Path(dataset_dir)
+    splits = json.loads((root / "splits.json").read_text())
+    stems = splits["val"]
+    return RealSet(HELDOUT, root,
+                   images={s: root / "images" / f"{s}.png" for s in stems},
+                   labelme={s: root / "labelme" / f"{s}.json" for s in stems})
+
+
+def resolve_set(name: str, real_sets: dict[str, str], dataset_dir: str | Path) -> RealSet:
+    """A set by name: ``heldout`` is the val split of ``dataset_dir``, others are real folders."""
+    if name == HELDOUT:
+        return heldout_set(dataset_dir)
+    return scan_real_set(name, real_sets[name])
+
+
+def image_shape(path: str | Path) -> tuple[int, int]:
+    """(height, width) of an image file, read from its header where possible."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.height, im.width
+    except Exception:
+        return read_grayscale(path).shape  # type: ignore[return-value]

@@ -1,0 +1,167 @@
+"""Metrics of predicted lines against true lines; exact definitions in docs/metrics.md.
+
+Centreline scores (tolerance ``tol`` = 3 px): both line sets are rasterised as 1-px wide
+8-connected centrelines. Precision is the fraction of predicted centreline pixels that have a true
+centreline pixel within ``tol`` (Euclidean), recall the fraction of true centreline pixels that
+have a predicted one within ``tol``.
+
+Line scores (``match_dist`` = 5 px): the distance between two polylines A and B is the symmetric
+mean distance d(A, B) = (mean_{a in A} dist(a, B) + mean_{b in B} dist(b, A)) / 2 with both
+sampled every 0.5 px. Predicted and true lines are matched one-to-one by the Hungarian algorithm
+on d, and a pair counts as a match when d <= ``match_dist``.
+
+Empty sets: precision is 1 when nothing is predicted, recall is 1 when nothing is true, and F1 is
+0 when precision + recall is 0 (so empty vs empty scores 1, 1, 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage
+from scipy.optimize import linear_sum_assignment
+from scipy.spatial import cKDTree
+
+from .geometry import polyline_length, resample_by_step
+
+Array = np.ndarray
+SAMPLE_STEP = 0.5
+
+
+def prf(tp: float, n_pred: float, n_true: float) -> tuple[float, float, float]:
+    """Precision, recall, F1 from counts with the empty-set conventions of this module."""
+    precision = tp / n_pred if n_pred > 0 else 1.0
+    recall = tp / n_true if n_true > 0 else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    return precision, recall, f1
+
+
+def rasterise_centrelines(lines: list[Array], shape: tuple[int, int]) -> Array:
+    """1-px wide, 8-connected centrelines of polylines as a bool image."""
+    canvas = np.zeros(shape, np.uint8)
+    for line in lines:
+        pts = np.round(np.asarray(line) * 16).astype(np.int32).reshape(-1, 1, 2)
+        if len(pts) >= 2:
+            cv2.polylines(canvas, [pts], False, 1, thickness=1, lineType=cv2.LINE_8, shift=4)
+        elif len(pts) == 1:
+            x, y = np.round(np.asarray(line)[0]).astype(int)
+            if 0 <= y < shape[0] and 0 <= x < shape[1]:
+                canvas[y, x] = 1
+    return canvas.astype(bool)
+
+
+@dataclass
+class CentrelineCounts:
+    """Pixel counts behind the centreline scores (summed over images for set scores)."""
+
+    pred_pixels: int = 0
+    pred_hits: int = 0  # predicted pixels within tol of the truth
+    true_pixels: int = 0
+    true_hits: int = 0  # true pixels within tol of the prediction
+
+    def __add__(self, other: "CentrelineCounts") -> "CentrelineCounts":
+        return CentrelineCounts(*(a + b for a, b in zip(asdict(self).values(), asdict(other).values())))
+
+    def scores(self) -> dict[str, float]:
+        precision = self.pred_hits / self.pred_pixels if self.pred_pixels else 1.0
+        recall = self.true_hits / self.true_pixels if self.true_pixels else 1.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+        return {"cl_precision": precision, "cl_recall": recall, "cl_f1": f1}
+
+
+def centreline_counts(pred: Array, true: Array, tol: float = 3.0) -> CentrelineCounts:
+    """Centreline hit counts of two bool centreline images of the same shape."""
+    if pred.shape != true.shape:
+        raise ValueError(f"shape mismatch: prediction {pred.shape} vs truth {true.shape}")
+
+    def within(src: Array, ref: Array) -> int:
+        if not src.any():
+            return 0
+        if not ref.any():
+            return 0
+        dist = ndimage.distance_transform_edt(~ref)
+        return int((dist[src] <= tol).sum())
+
+    return CentrelineCounts(int(pred.sum()), within(pred, true), int(true.sum()), within(true, pred))
+
+
+def polyline_distance_matrix(pred: list[Array], true: list[Array]) -> Array:
+    """Symmetric mean distances d(P_i, T_j) (module docstring) as an (n_pred, n_true) array."""
+    ps = [resample_by_step(p, SAMPLE_STEP) for p in pred]
+    ts = [resample_by_step(t, SAMPLE_STEP) for t in true]
+    p_trees = [cKDTree(p) for p in ps]
+    t_trees = [cKDTree(t) for t in ts]
+    out = np.zeros((len(ps), len(ts)))
+    for i, (p, pt) in enumerate(zip(ps, p_trees)):
+        for j, (t, tt) in enumerate(zip(ts, t_trees)):
+            out[i, j] = 0.5 * (tt.query(p)[0].mean() + pt.query(t)[0].mean())
+    return out
+
+
+@dataclass
+class LineCounts:
+    """Counts behind the line scores (summed over images for set scores)."""
+
+    n_pred: int = 0
+    n_true: int = 0
+    matches: int = 0
+    match_dist_sum: float = 0.0
+    pred_length: float = 0.0
+    true_length: float = 0.0
+
+    def __add__(self, other: "LineCounts") -> "LineCounts":
+        return LineCounts(*(a + b for a, b in zip(asdict(self).values(), asdict(other).values())))
+
+    def scores(self) -> dict[str, float]:
+        precision, recall, f1 = prf(self.matches, self.n_pred, self.n_true)
+        return {
+            "line_precision": precision,
+            "line_recall": recall,
+            "line_f1": f1,
+            "mean_match_dist": self.match_dist_sum / self.matches if self.matches else float("nan"),
+            "n_pred": self.n_pred,
+            "n_true": self.n_true,
+            "count_error": self.n_pred - self.n_true,
+            "length_pred": self.pred_length,
+            "length_true": self.true_length,
+            "length_error": self.pred_length - self.true_length,
+            "rel_length_error": (self.pred_length - self.true_length) / self.true_length
+            if self.true_length > 0 else float("nan"),
+        }
+
+
+def match_lines(pred: list[Array], true: list[Array], match_dist: float = 5.0) -> tuple[list[tuple[int, int, float]], LineCounts]:
+    """One-to-one matching (Hungarian on the symmetric mean distance) and the line counts."""
+    counts = LineCounts(
+        n_pred=len(pred), n_true=len(true),
+        pred_length=sum(polyline_length(p) for p in pred),
+        true_length=sum(polyline_length(t) for t in true),
+    )
+    if not pred or not true:
+        return [], counts
+    dist = polyline_distance_matrix(pred, true)
+    rows, cols = linear_sum_assignment(dist)
+    pairs = [(int(r), int(c), float(dist[r, c])) for r, c in zip(rows, cols) if dist[r, c] <= match_dist]
+    counts.matches = len(pairs)
+    counts.match_dist_sum = sum(d for _, _, d in pairs)
+    return pairs, counts
+
+
+def score_image(pred: list[Array], true: list[Array], shape: tuple[int, int],
+                tol: float = 3.0, match_dist: float = 5.0,
+                true_centrelines: Array | None = None) -> tuple[CentrelineCounts, LineCounts]:
+    """Centreline and line counts of one image and one class.
+
+    ``true_centrelines`` replaces the rasterised true lines for the centreline score where the
+    truth is a mask (its skeleton).
+    """
+    pred_cl = rasterise_centrelines(pred, shape)
+    true_cl = rasterise_centrelines(true, shape) if true_centrelines is None else true_centrelines
+    _, lines = match_lines(pred, true, match_dist)
+    return centreline_counts(pred_cl, true_cl, tol), lines
+
+
+def combined_scores(cl: CentrelineCounts, ln: LineCounts) -> dict[str, float]:
+    return {**cl.scores(), **ln.scores()}

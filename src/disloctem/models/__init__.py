@@ -1,0 +1,1 @@
+"""Models, one sub-package per method; shared plumbing in :mod:`disloctem.models.common`."""

@@ -1,0 +1,172 @@
+"""Shared model plumbing: device choice, input normalisation, augmentation, checkpoints, the
+training-progress schedule, tiled inference."""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+
+Array = np.ndarray
+
+
+def select_device(preference: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when a GPU is visible, else the CPU; ``cpu``/``cuda`` force one."""
+    if preference == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("config asks for device 'cuda' but no CUDA GPU is visible")
+    return torch.device(preference)
+
+
+def normalise(img: Array) -> Array:
+    """Zero mean, unit standard deviation per image (robust to the microscope's grey scale)."""
+    img = img.astype(np.float32)
+    std = float(img.std())
+    return (img - float(img.mean())) / (std if std > 1e-6 else 1.0)
+
+
+def augment_photometric(img: Array, rng: np.random.Generator) -> Array:
+    """Random gamma, blur, resolution loss and noise on a float [0, 1] image, so the model does
+    not learn the generator's grey-level statistics."""
+    img = np.clip(img, 0, 1) ** rng.uniform(0.6, 1.6)
+    if rng.random() < 0.3:
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 1.2))
+    if rng.random() < 0.2:
+        h, w = img.shape
+        f = rng.uniform(0.5, 0.9)
+        small = cv2.resize(img, (max(8, int(w * f)), max(8, int(h * f))), interpolation=cv2.INTER_AREA)
+        img = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.5:
+        img = img + rng.normal(0, rng.uniform(0.005, 0.05), img.shape).astype(np.float32)
+    return img.astype(np.float32)
+
+
+def random_geometric(arrays: list[Array], rng: np.random.Generator) -> list[Array]:
+    """The same random rot90 / flip applied to every (..., H, W) array."""
+    k = int(rng.integers(4))
+    flip = rng.random() < 0.5
+    out = []
+    for a in arrays:
+        a = np.rot90(a, k, axes=(-2, -1))
+        if flip:
+            a = a[..., ::-1]
+        out.append(np.ascontiguousarray(a))
+    return out
+
+
+@dataclass
+class Progress:
+    """Training progress as the larger of the step fraction and the time-budget fraction; drives
+    the cosine learning-rate schedule so a time-limited run still anneals fully."""
+
+    max_steps: int
+    time_budget_s: float | None
+    step: int = 0
+    elapsed_s: float = 0.0
+
+    def fraction(self) -> float:
+        f = self.step / max(self.max_steps, 1)
+        if self.time_budget_s:
+            f = max(f, self.elapsed_s / self.time_budget_s)
+        return min(f, 1.0)
+
+    def done(self) -> bool:
+        return self.fraction() >= 1.0
+
+    def lr_factor(self, warmup_steps: int = 20) -> float:
+        warm = min(1.0, (self.step + 1) / warmup_steps)
+        return warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * self.fraction())))
+
+
+def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    epoch: int, progress: Progress, extra: dict) -> None:
+    """Atomic save of everything needed to resume (torchvision-references style dict)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "epoch": epoch,
+        "step": progress.step,
+        "elapsed_s": progress.elapsed_s,
+        **extra,
+    }, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:
+    return torch.load(path, map_location=map_location, weights_only=False)
+
+
+class History:
+    """``history.csv``: one row per epoch, appended (so a resumed run continues the file)."""
+
+    def __init__(self, path: Path, fields: list[str]):
+        self.path = path
+        self.fields = fields
+
+    def truncate_after(self, epoch: int) -> None:
+        if not self.path.exists():
+            return
+        with open(self.path) as fh:
+            rows = [r for r in csv.DictReader(fh) if int(r["epoch"]) <= epoch]
+        self._write(rows, "w")
+
+    def append(self, row: dict) -> None:
+        self._write([row], "a")
+
+    def _write(self, rows: list[dict], mode: str) -> None:
+        new = mode == "w" or not self.path.exists()
+        with open(self.path, mode, newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=self.fields)
+            if new:
+                w.writeheader()
+            w.writerows(rows)
+
+
+def predict_tiled(fn: Callable[[Array], Array], img: Array, tile: int = 1024, overlap: int = 64,
+                  multiple: int = 32) -> Array:
+    """Apply ``fn`` ((H, W) normalised image -> (C, H, W) map) to an image of any size.
+
+    Images up to ``tile`` px per side run in one piece (reflect-padded to a multiple of
+    ``multiple``); larger ones in overlapping tiles whose centres are stitched.
+    """
+    h, w = img.shape
+
+    def run_padded(part: Array) -> Array:
+        ph, pw = part.shape
+        H, W = -(-ph // multiple) * multiple, -(-pw // multiple) * multiple
+        padded = np.pad(part, ((0, H - ph), (0, W - pw)), mode="reflect")
+        return fn(padded)[:, :ph, :pw]
+
+    if h <= tile and w <= tile:
+        return run_padded(img)
+    step = tile - 2 * overlap
+    out = None
+    for y0 in range(0, h, step):
+        for x0 in range(0, w, step):
+            ys, xs = max(0, y0 - overlap), max(0, x0 - overlap)
+            ye, xe = min(h, y0 + step + overlap), min(w, x0 + step + overlap)
+            pred = run_padded(img[ys:ye, xs:xe])
+            if out is None:
+                out = np.zeros((pred.shape[0], h, w), np.float32)
+            yi, xi = y0 - ys, x0 - xs
+            ye2, xe2 = min(h, y0 + step), min(w, x0 + step)
+            out[:, y0:ye2, x0:xe2] = pred[:, yi:yi + ye2 - y0, xi:xi + xe2 - x0]
+    return out
+
+
+class Stopwatch:
+    def __init__(self, offset: float = 0.0):
+        self.start = time.monotonic() - offset
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start

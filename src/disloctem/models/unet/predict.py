@@ -1,0 +1,34 @@
+"""U-Net inference on whole micrographs of any size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..common import load_checkpoint, normalise, predict_tiled, select_device
+from .model import UNetConfig, build_unet
+
+Array = np.ndarray
+
+
+def load_unet(weights: str | Path, device: str = "auto") -> tuple[torch.nn.Module, UNetConfig, torch.device]:
+    """The trained U-Net from a ``model.pt`` written by :func:`train_unet`, in eval mode."""
+    ckpt = load_checkpoint(Path(weights))
+    cfg = UNetConfig.from_dict(ckpt["config"])
+    dev = select_device(device)
+    model = build_unet(cfg)
+    model.load_state_dict(ckpt["model"])
+    return model.to(dev).eval(), cfg, dev
+
+
+@torch.no_grad()
+def predict_probabilities(model: torch.nn.Module, img: Array, device: torch.device) -> Array:
+    """Per-class line probabilities (C, H, W) of a float [0, 1] grayscale image."""
+
+    def run(x: Array) -> Array:
+        t = torch.from_numpy(np.ascontiguousarray(x))[None, None].to(device)
+        return torch.sigmoid(model(t))[0].float().cpu().numpy()
+
+    return predict_tiled(run, normalise(img))

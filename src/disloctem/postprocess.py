@@ -1,0 +1,209 @@
+"""Masks to splines: skeleton graph, spur pruning, re-joining across junctions, spline fit.
+
+The skeleton graph comes from skan: every path runs between two nodes (end points or
+junctions). Short spurs (an end point joined to a junction) are dropped; then, at every node, the
+path ends that continue each other in direction are paired (greedily, most collinear first, up
+to ``max_turn_deg``) and chained, so a line crossing another stays one line and a dislocation
+ending on a slip trace is not merged into the trace. Gaps of up to ``gap`` pixels between line
+ends that point at each other are bridged. Each chain is finally smoothed by a spline with
+``k_support`` support points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+from skimage.morphology import skeletonize
+
+from .geometry import fit_support_points, polyline_length, spline_through
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class PostprocessParams:
+    threshold: float = 0.5  # probability above which a pixel is line
+    min_area: int = 10  # connected components smaller than this (px) are dropped
+    spur_length: float = 10.0  # end-to-junction paths shorter than this are spurs
+    max_turn_deg: float = 40.0  # largest direction change when joining paths at a node
+    gap: float = 6.0  # largest gap (px) bridged between two line ends that point at each other
+    min_length: float = 15.0  # lines shorter than this (px) are dropped
+    k_support: int = 12  # support points of each fitted spline
+    smoothing: float = 1.0  # mean squared residual (px^2) allowed to the smoothing spline
+    tangent_px: float = 8.0  # arc length over which an end's direction is measured
+    junction_size: float = 6.0  # junctions joined by a path shorter than this are one crossing
+
+
+def _end_direction(xy: Array, at_start: bool, span: float) -> Array:
+    """Unit vector pointing from a path end *into* the path (measured over ``span`` px)."""
+    pts = xy if at_start else xy[::-1]
+    seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    j = int(np.searchsorted(cum, min(span, cum[-1])))
+    v = pts[min(j, len(pts) - 1)] - pts[0]
+    n = np.linalg.norm(v)
+    return v / n if n > 0 else np.zeros(2)
+
+
+def skeleton_paths(mask: Array, min_area: int = 0) -> tuple[list[Array], list[tuple[int, int]], Array]:
+    """Skeleton paths of a binary mask as (x, y) polylines, their end node ids, and node degrees.
+
+    Returns empty lists when the mask has no pixels (skan needs at least one path).
+    """
+    from skan import Skeleton  # imported here: numba compiles skan on first use (seconds)
+
+    mask = np.asarray(mask, bool)
+    if min_area > 0 and mask.any():
+        labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
+        sizes = np.bincount(labels.ravel())
+        mask = (sizes >= min_area)[labels] & mask
+    skel = skeletonize(mask)
+    if skel.sum() < 2:
+        return [], [], np.zeros(0, int)
+    sk = Skeleton(skel)
+    paths, ends = [], []
+    for i in range(sk.n_paths):
+        ids = sk.path(i)
+        rc = sk.path_coordinates(i)
+        paths.append(rc[:, ::-1].astype(np.float64))
+        ends.append((int(ids[0]), int(ids[-1])))
+    return paths, ends, np.asarray(sk.degrees)
+
+
+def _chain(paths: list[Array], links: dict[tuple[int, int], tuple[int, int]]) -> list[Array]:
+    """Concatenate paths along ``links`` ((path, end) -> (path, end), end 0 = start, 1 = stop)."""
+    used = [False] * len(paths)
+    chains = []
+
+    def walk(start: int, entry_end: int) -> Array:
+        pieces = []
+        p, e = start, entry_end
+        while True:
+            used[p] = True
+            xy = paths[p] if e == 0 else paths[p][::-1]
+            pieces.append(xy if not pieces else xy[1:])
+            nxt = links.get((p, 1 - e))
+            if nxt is None or used[nxt[0]]:
+                break
+            p, e = nxt
+        return np.vstack(pieces)
+
+    # open chains start at a path end without a link; what is left is closed loops
+    for p in range(len(paths)):
+        if used[p]:
+            continue
+        if (p, 0) not in links:
+            chains.append(walk(p, 0))
+        elif (p, 1) not in links:
+            chains.append(walk(p, 1))
+    for p in range(len(paths)):
+        if not used[p]:
+            chains.append(walk(p, 0))
+    return chains
+
+
+def _pair_ends(candidates: list[tuple[float, tuple[int, int], tuple[int, int]]],
+               links: dict[tuple[int, int], tuple[int, int]]) -> None:
+    """Greedy one-to-one pairing of path ends, best (lowest) cost first, into ``links``."""
+    for _, a, b in sorted(candidates):
+        if a in links or b in links or a[0] == b[0]:
+            continue
+        links[a] = b
+        links[b] = a
+
+
+def join_paths(paths: list[Array], ends: list[tuple[int, int]], degrees: Array,
+               params: PostprocessParams) -> list[Array]:
+    """Drop spurs, pair path ends that continue each other at nodes and across small gaps,
+    and return the chained lines."""
+    keep = []
+    for xy, (a, b) in zip(paths, ends):
+        is_spur = (degrees[a] == 1) != (degrees[b] == 1)
+        if is_spur and polyline_length(xy) < params.spur_length:
+            continue
+        keep.append((xy, (a, b)))
+    # a crossing of thick lines skeletonises into several junctions joined by very short paths:
+    # collapse those into one node so the paths through the crossing can be paired
+    root = {int(n): int(n) for e in ends for n in e}
+
+    def find(n: int) -> int:
+        while root[n] != n:
+            root[n] = root[root[n]]
+            n = root[n]
+        return n
+
+    short_links = [(xy, e) for xy, e in keep
+                   if degrees[e[0]] > 2 and degrees[e[1]] > 2 and polyline_length(xy) < params.junction_size]
+    for _, (a, b) in short_links:
+        root[find(a)] = find(b)
+    keep = [(xy, e) for xy, e in keep if not any(xy is s for s, _ in short_links)]
+    paths = [k[0] for k in keep]
+    ends = [(find(a), find(b)) for _, (a, b) in keep]
+    cos_max = np.cos(np.deg2rad(params.max_turn_deg))
+    dirs = {(p, e): _end_direction(xy, e == 0, params.tangent_px)
+            for p, xy in enumerate(paths) for e in (0, 1)}
+    by_node: dict[int, list[tuple[int, int]]] = {}
+    for p, (a, b) in enumerate(ends):
+        by_node.setdefault(a, []).append((p, 0))
+        by_node.setdefault(b, []).append((p, 1))
+    candidates = []
+    for members in by_node.values():
+        for i, u in enumerate(members):
+            for v in members[i + 1:]:
+                c = float(dirs[u] @ dirs[v])  # -1: perfectly continuing
+                if c <= -cos_max:
+                    candidates.append((c, u, v))
+    links: dict[tuple[int, int], tuple[int, int]] = {}
+    _pair_ends(candidates, links)
+    # bridge small gaps between free ends that point at each other
+    free = [(p, e) for p in range(len(paths)) for e in (0, 1)
+            if (p, e) not in links and len(by_node.get(ends[p][e], [])) == 1]
+    gap_candidates = []
+    for i, u in enumerate(free):
+        pu = paths[u[0]][0 if u[1] == 0 else -1]
+        for v in free[i + 1:]:
+            if u[0] == v[0]:
+                continue
+            pv = paths[v[0]][0 if v[1] == 0 else -1]
+            d = pv - pu
+            dist = float(np.linalg.norm(d))
+            if dist == 0 or dist > params.gap:
+                continue
+            d /= dist
+            # an end's direction points into its path; across the gap it must point away
+            if float(-dirs[u] @ d) >= cos_max and float(dirs[v] @ d) >= cos_max:
+                gap_candidates.append((dist, u, v))
+    _pair_ends(gap_candidates, links)
+    return _chain(paths, links)
+
+
+def smooth_line(xy: Array, params: PostprocessParams) -> tuple[Array, Array]:
+    """Support points of a smoothing spline through an ordered pixel chain, and the dense curve."""
+    support = fit_support_points(xy, params.k_support, params.smoothing)
+    return support, spline_through(support, step=2.0)
+
+
+def mask_to_lines(mask: Array, params: PostprocessParams = PostprocessParams()) -> list[tuple[Array, Array]]:
+    """Lines of a binary mask as (support points, dense curve) pairs, longest first."""
+    paths, ends, degrees = skeleton_paths(mask, params.min_area)
+    lines = []
+    for chain in join_paths(paths, ends, degrees, params):
+        if polyline_length(chain) < params.min_length:
+            continue
+        lines.append(smooth_line(chain, params))
+    lines.sort(key=lambda sl: -polyline_length(sl[1]))
+    return lines
+
+
+TRUTH_PARAMS = PostprocessParams(spur_length=10.0, max_turn_deg=40.0, gap=0.0, min_length=5.0)
+
+
+def mask_to_skeleton_branches(mask: Array, params: PostprocessParams = TRUTH_PARAMS) -> list[Array]:
+    """True lines of a masks-only annotation: the skeleton branches of every component, with
+    spurs shorter than 10 px dropped and branches that continue each other through a junction
+    joined (no gap bridging, no smoothing); lines shorter than 5 px are dropped."""
+    paths, ends, degrees = skeleton_paths(mask)
+    chains = join_paths(paths, ends, degrees, params)
+    return [c for c in chains if polyline_length(c) >= params.min_length]

@@ -1,0 +1,302 @@
+"""The self-contained HTML report: every figure is embedded, it opens offline."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime
+import html
+import io
+import json
+from pathlib import Path
+
+import cv2
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+
+from . import CLASSES, __version__  # noqa: E402
+from .io import (HELDOUT, RealSet, heldout_set, read_grayscale, read_labelme_lines,  # noqa: E402
+                 scan_real_set)
+
+Array = np.ndarray
+CLASS_COLOURS = {"dislocation": (255, 60, 60), "slip_trace": (60, 200, 255), "grain_boundary": (80, 255, 80)}
+TRUTH_COLOUR = (255, 220, 0)
+HIGHER_IS_BETTER = ("line_f1", "line_precision", "line_recall", "cl_f1", "cl_precision", "cl_recall")
+LOWER_IS_BETTER = ("mean_match_dist",)
+
+
+def png_data_uri(rgb: Array) -> str:
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode()
+
+
+def figure_data_uri(fig: plt.Figure) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def img_tag(uri: str, alt: str, width: int | None = None) -> str:
+    w = f' width="{width}"' if width else ""
+    return f'<img src="{uri}" alt="{html.escape(alt)}"{w}>'
+
+
+def draw_lines(gray: Array, lines: list[tuple[str, Array]], truth: list[Array] | None = None) -> Array:
+    """RGB overlay: true lines (thin, yellow) under predicted lines (coloured by class)."""
+    rgb = cv2.cvtColor((np.clip(gray, 0, 1) * 255).astype(np.uint8), cv2.COLOR_GRAY2RGB)
+    for pts in truth or []:
+        cv2.polylines(rgb, [np.round(pts * 16).astype(np.int32).reshape(-1, 1, 2)], False,
+                      TRUTH_COLOUR, 1, cv2.LINE_AA, shift=4)
+    for cls, pts in lines:
+        cv2.polylines(rgb, [np.round(pts * 16).astype(np.int32).reshape(-1, 1, 2)], False,
+                      CLASS_COLOURS.get(cls, (255, 0, 255)), 1, cv2.LINE_AA, shift=4)
+    return rgb
+
+
+def labelme_pairs(path: Path) -> list[tuple[str, Array]]:
+    return [(ln.cls, ln.points) for ln in read_labelme_lines(path)[0]] if path.exists() else []
+
+
+def truth_polylines(rs: RealSet, stem: str) -> list[Array] | None:
+    """True lines for an overlay: Labelme lines, or mask outlines' skeleton pixels as points."""
+    if stem in rs.labelme:
+        return [ln.points for ln in read_labelme_lines(rs.labelme[stem])[0]]
+    return None
+
+
+def truth_mask_rgb(rgb: Array, rs: RealSet, stem: str) -> Array:
+    """Tint the annotated mask pixels of a masks-only annotation on an overlay."""
+    for files in rs.masks.values():
+        if stem in files:
+            m = cv2.imread(str(files[stem]), cv2.IMREAD_GRAYSCALE)
+            if m is not None and m.shape == rgb.shape[:2]:
+                rgb[m > 0] = (0.5 * rgb[m > 0] + 0.5 * np.array(TRUTH_COLOUR)).astype(np.uint8)
+    return rgb
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def section(title: str, body: str, anchor: str) -> str:
+    return f'<section id="{anchor}"><h2>{html.escape(title)}</h2>\n{body}\n</section>'
+
+
+def real_data_section(real_sets: dict[str, RealSet]) -> str:
+    if not real_sets:
+        return ("<p class='warn'><b>No real images were found.</b> Put real sets into "
+                "<code>resources/real_tem/&lt;set&gt;/images/</code> or name them under "
+                "<code>real_datasets</code> in the config (docs/data.md). Only the held-out "
+                "synthetic split was predicted and evaluated.</p>")
+    rows = "".join(
+        f"<tr><td>{html.escape(n)}</td><td><code>{html.escape(str(rs.root))}</code></td>"
+        f"<td>{len(rs.images)}</td><td>{len(rs.annotated_stems())}</td>"
+        f"<td>{'evaluated' if rs.annotated else 'predicted only (no annotations)'}</td></tr>"
+        for n, rs in real_sets.items())
+    return ("<table><tr><th>set</th><th>folder</th><th>images</th><th>annotated</th><th>use</th></tr>"
+            f"{rows}</table>")
+
+
+def gallery_section(config: dict, real_sets: dict[str, RealSet], n: int) -> str:
+    parts = []
+    for name in config["datasets"]:
+        root = Path("results/synthetic") / name
+        stems = json.loads((root / "splits.json").read_text())["train"][:n]
+        tiles = []
+        for stem in stems:
+            gray = cv2.imread(str(root / "images" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE) / 255.0
+            lines = labelme_pairs(root / "labelme" / f"{stem}.json")
+            raw = cv2.cvtColor((gray * 255).astype(np.uint8), cv2.COLOR_GRAY2RGB)
+            tiles.append(f"<figure>{img_tag(png_data_uri(raw), stem, 256)}"
+                         f"{img_tag(png_data_uri(draw_lines(gray, lines)), stem + ' labels', 256)}"
+                         f"<figcaption>{stem}: image and labels</figcaption></figure>")
+        parts.append(f"<h3>{html.escape(name)}</h3><div class='gallery'>{''.join(tiles)}</div>")
+    real_tiles = []
+    for rs in real_sets.values():
+        for stem in list(rs.images)[:2]:
+            gray = read_grayscale(rs.images[stem])
+            real_tiles.append(f"<figure>{img_tag(png_data_uri(draw_lines(gray, [])), stem, 256)}"
+                              f"<figcaption>{html.escape(rs.name)}/{html.escape(stem)}</figcaption></figure>")
+    if real_tiles:
+        parts.append(f"<h3>Real frames for comparison</h3><div class='gallery'>{''.join(real_tiles)}</div>")
+    parts.append(realism_figure(config, real_sets))
+    return "\n".join(parts)
+
+
+def radial_power_spectrum(img: Array, bins: int = 64) -> tuple[Array, Array]:
+    """Radially averaged power spectrum of a mean-free image; frequencies in cycles/pixel."""
+    f = np.fft.fftshift(np.abs(np.fft.fft2(img - img.mean())) ** 2)
+    h, w = img.shape
+    yy, xx = np.indices((h, w))
+    r = np.hypot((yy - h // 2) / h, (xx - w // 2) / w)
+    edges = np.linspace(0, 0.5, bins + 1)
+    idx = np.digitize(r.ravel(), edges) - 1
+    valid = (idx >= 0) & (idx < bins)
+    power = np.bincount(idx[valid], f.ravel()[valid], bins) / np.maximum(np.bincount(idx[valid], minlength=bins), 1)
+    return (edges[:-1] + edges[1:]) / 2, power
+
+
+def realism_figure(config: dict, real_sets: dict[str, RealSet], per_set: int = 8) -> str:
+    """Grey-level histograms and radially averaged power spectra, synthetic versus real."""
+    groups: dict[str, list[Array]] = {}
+    for name in config["datasets"]:
+        root = Path("results/synthetic") / name
+        stems = json.loads((root / "splits.json").read_text())["train"][:per_set]
+        groups[f"synthetic: {name}"] = [cv2.imread(str(root / "images" / f"{s}.png"), 0) / 255.0 for s in stems]
+    for rs in real_sets.values():
+        groups[f"real: {rs.name}"] = [read_grayscale(p) for p in list(rs.images.values())[:per_set]]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
+    for label, imgs in groups.items():
+        values = np.concatenate([((i - i.mean()) / (i.std() + 1e-6)).ravel() for i in imgs])
+        ax1.hist(values, bins=100, range=(-5, 5), density=True, histtype="step", label=label)
+        spectra = [radial_power_spectrum((i - i.mean()) / (i.std() + 1e-6)) for i in imgs]
+        freq = spectra[0][0]
+        ax2.loglog(freq[1:], np.mean([s[1] for s in spectra], axis=0)[1:] / max(i.size for i in imgs), label=label)
+    ax1.set_xlabel("standardised grey level")
+    ax1.set_ylabel("density")
+    ax2.set_xlabel("spatial frequency (cycles / px)")
+    ax2.set_ylabel("power (per pixel)")
+    ax2.legend(fontsize=7)
+    return ("<h3>Realism check</h3><p>Standardised grey-level histograms and radially averaged power "
+            "spectra of synthetic and real images (up to 8 of each).</p>" + img_tag(figure_data_uri(fig), "realism"))
+
+
+def training_section(config: dict) -> str:
+    parts = []
+    for method, spec in config["methods"].items():
+        for ds in spec["datasets"]:
+            path = Path("results/models") / method / ds / "history.csv"
+            with open(path) as fh:
+                rows = list(csv.DictReader(fh))
+            if not rows:
+                continue
+            ep = [int(r["epoch"]) for r in rows]
+            fig, ax = plt.subplots(figsize=(5, 3))
+            ax.plot(ep, [float(r["train_loss"]) for r in rows], label="train loss")
+            ax.plot(ep, [float(r["val_loss"]) for r in rows], label="held-out loss")
+            ax2 = ax.twinx()
+            ax2.plot(ep, [float(r["val_dice"]) for r in rows], "g--", label="held-out Dice")
+            ax2.set_ylim(0, 1)
+            ax.set_xlabel("epoch")
+            ax.set_title(f"{method} on {ds}: {rows[-1]['step']} steps, {float(rows[-1]['elapsed_s']) / 60:.1f} min")
+            ax.legend(loc="upper left", fontsize=7)
+            ax2.legend(loc="upper right", fontsize=7)
+            parts.append(img_tag(figure_data_uri(fig), f"{method} {ds} training"))
+    return "<div class='gallery'>" + "".join(parts) + "</div>"
+
+
+def metrics_section(summary_csv: str | Path) -> str:
+    with open(summary_csv) as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        return "<p>No evaluation results.</p>"
+    cols = list(rows[0].keys())
+    best: dict[tuple[str, str, str], float] = {}
+    for r in rows:
+        for c in cols:
+            key = (r["set"], r["class"], c)
+            try:
+                v = float(r[c])
+            except ValueError:
+                continue
+            if np.isnan(v):
+                continue
+            if c in HIGHER_IS_BETTER:
+                best[key] = max(best.get(key, -np.inf), v)
+            elif c in LOWER_IS_BETTER:
+                best[key] = min(best.get(key, np.inf), v)
+    order = {c: i for i, c in enumerate(CLASSES)}
+    rows.sort(key=lambda r: (r["set"] != HELDOUT, r["set"], order.get(r["class"], 9), r["method"], r["dataset"]))
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = []
+    for r in rows:
+        cells = []
+        for c in cols:
+            text = html.escape(r[c])
+            try:
+                marked = (r["set"], r["class"], c) in best and float(r[c]) == best[(r["set"], r["class"], c)]
+            except ValueError:
+                marked = False
+            cells.append(f"<td class='best'>{text}</td>" if marked else f"<td>{text}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (f"<p>Set-level scores (counts summed over the images of a set); the best value per set, "
+            f"class and column is <span class='best'>marked</span>. <code>heldout</code> is the "
+            f"synthetic validation split. Definitions: docs/metrics.md.</p>"
+            f"<div class='scroll'><table><tr>{head}</tr>{''.join(body)}</table></div>")
+
+
+def overlay_section(config: dict, real_sets: dict[str, RealSet], n: int) -> str:
+    parts = []
+    for method, spec in config["methods"].items():
+        for ds in spec["datasets"]:
+            sets = {HELDOUT: heldout_set(Path("results/synthetic") / ds), **real_sets}
+            for name, rs in sets.items():
+                pred_dir = Path("results/predictions") / name / method / ds
+                tiles = []
+                stems = rs.annotated_stems() or list(rs.images)
+                for stem in stems[:n]:
+                    gray = read_grayscale(rs.images[stem])
+                    rgb = draw_lines(gray, labelme_pairs(pred_dir / f"{stem}.json"), truth_polylines(rs, stem))
+                    if stem not in rs.labelme:
+                        rgb = truth_mask_rgb(rgb, rs, stem)
+                    tiles.append(f"<figure>{img_tag(png_data_uri(rgb), stem, 360)}"
+                                 f"<figcaption>{html.escape(stem)}</figcaption></figure>")
+                parts.append(f"<h3>{html.escape(method)} trained on {html.escape(ds)}, "
+                             f"predicted on {html.escape(name)}</h3><div class='gallery'>{''.join(tiles)}</div>")
+    legend = ("<p>Predicted lines: <span style='color:#ff3c3c'>dislocation</span>, "
+              "<span style='color:#3cc8ff'>slip trace</span>, <span style='color:#50ff50'>grain boundary</span>; "
+              "annotation in <span style='color:#e6c600'>yellow</span> (lines, or tinted mask pixels).</p>")
+    return legend + "\n".join(parts)
+
+
+def benchmark_section(root: Path = Path("benchmarks")) -> str:
+    rows = []
+    for tsv in sorted(root.rglob("*.tsv")):
+        with open(tsv) as fh:
+            recs = list(csv.DictReader(fh, delimiter="\t"))
+        if recs:
+            r = recs[-1]
+            rows.append((str(tsv.relative_to(root).with_suffix("")), float(r["s"]), r.get("max_rss", "NA")))
+    if not rows:
+        return "<p>No benchmark files yet.</p>"
+    body = "".join(f"<tr><td>{html.escape(n)}</td><td>{s:.1f}</td><td>{html.escape(str(m))}</td></tr>"
+                   for n, s, m in rows)
+    total = sum(s for _, s, _ in rows)
+    return (f"<p>Wall time and peak resident memory of every finished job (Snakemake benchmark files; "
+            f"the report job itself is not included). Sum of job times: {total / 60:.1f} min.</p>"
+            f"<table><tr><th>rule / target</th><th>wall time (s)</th><th>max RSS (MB)</th></tr>{body}</table>")
+
+
+CSS = """
+body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
+table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}
+th{background:#f0f0f0}.best{background:#c8f0c8;font-weight:bold}.warn{background:#fff3cd;padding:8px}
+.gallery{display:flex;flex-wrap:wrap;gap:10px}figure{margin:0}figcaption{font-size:12px;color:#555}
+.scroll{overflow-x:auto}pre{background:#f6f6f6;padding:8px;font-size:12px}nav a{margin-right:1em}
+"""
+
+
+def build_report(config: dict, real_sets: dict[str, str], summary_csv: str | Path, out_html: str | Path) -> None:
+    """Write the report from the pipeline's artifacts (paths as in docs/artifacts.md)."""
+    sets = {name: scan_real_set(name, path) for name, path in real_sets.items()}
+    rep = config.get("report", {})
+    sections = [
+        ("Real data", real_data_section(sets), "real-data"),
+        ("Metrics", metrics_section(summary_csv), "metrics"),
+        ("Predicted lines", overlay_section(config, sets, rep.get("overlay_images", 4)), "overlays"),
+        ("Training", training_section(config), "training"),
+        ("Synthetic data", gallery_section(config, sets, rep.get("gallery_images", 6)), "synthetic"),
+        ("Configuration", f"<pre>{html.escape(yaml.safe_dump(config, sort_keys=False))}</pre>", "configuration"),
+        ("Run time and memory", benchmark_section(), "benchmarks"),
+    ]
+    nav = "".join(f"<a href='#{a}'>{html.escape(t)}</a>" for t, _, a in sections)
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    doc = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>disloctem report</title>"
+           f"<style>{CSS}</style></head><body><h1>Dislocation lines: synthetic training, real evaluation</h1>"
+           f"<p>disloctem {__version__}, built {stamp}.</p><nav>{nav}</nav>"
+           + "\n".join(section(t, b, a) for t, b, a in sections) + "</body></html>")
+    Path(out_html).write_text(doc)

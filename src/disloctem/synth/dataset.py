@@ -1,0 +1,202 @@
+"""Writing a synthetic dataset: images and every label format, reproducibly from one seed.
+
+Layout of ``results/synthetic/{dataset}/``::
+
+    images/<stem>.png              8-bit micrograph
+    masks/<class>/<stem>.png       0/255 semantic mask per class (multi-label)
+    instances/<stem>.png           uint16 instance ids (1-based index into the image's lines)
+    labelme/<stem>.json            Labelme linestrips (dense points on each spline, clipped)
+    splines.jsonl                  one record per image with every line's support points
+    coco.json                      COCO instance segmentation (polygons of the label-width band)
+    splits.json                    {"train": [...], "val": [...]} stems
+    params.json                    every parameter and the seed
+
+Image ``i`` is drawn from ``numpy.random.default_rng([seed, i])``, so an image does not depend on
+how many others are made or in which order: the same config gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .. import CLASSES
+from ..geometry import clip_to_image, resample_by_step
+from ..io import AnnotatedLine, labelme_document, write_json
+from .microstructure import Line, MicrostructureParams, sample_microstructure
+from .render import RenderParams, dense_curve, rasterise_labels, render_image
+
+Array = np.ndarray
+PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+
+
+@dataclass(frozen=True)
+class DatasetParams:
+    name: str
+    size: int = 512
+    n_train: int = 100
+    n_val: int = 10
+    seed: int = 0
+    microstructure: MicrostructureParams = field(default_factory=MicrostructureParams)
+    render: RenderParams = field(default_factory=RenderParams)
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "size": self.size,
+            "n_train": self.n_train,
+            "n_val": self.n_val,
+            "seed": self.seed,
+            "microstructure": self.microstructure.public_dict(),
+            "render": self.render.to_dict(),
+        }
+
+
+def dataset_params_from_config(name: str, spec: dict) -> DatasetParams:
+    """DatasetParams from a ``datasets.<name>`` config section."""
+    from ..config import dataclass_from_dict
+
+    values = {k: v for k, v in spec.items() if k != "background"}
+    return dataclass_from_dict(DatasetParams, {"name": name, **values})
+
+
+def load_backgrounds(folder: str | Path) -> list[Array]:
+    """All background PNGs of a folder (8 or 16 bit) as float32 [0, 1], in name order."""
+    files = sorted(Path(folder).glob("*.png"))
+    if not files:
+        raise FileNotFoundError(f"{folder}: no background PNG files")
+    out = []
+    for f in files:
+        img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
+        out.append(img.astype(np.float32) / (65535.0 if img.dtype == np.uint16 else 255.0))
+    return out
+
+
+def pick_background(pool: list[Array], size: int, rng: np.random.Generator) -> Array:
+    """A random background from the pool: random crop or resize to ``size``, flip and rotation."""
+    bg = pool[int(rng.integers(len(pool)))]
+    h, w = bg.shape
+    if h >= size and w >= size:
+        y, x = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+        bg = bg[y:y + size, x:x + size]
+    else:
+        bg = cv2.resize(bg, (size, size), interpolation=cv2.INTER_CUBIC)
+    bg = np.rot90(bg, int(rng.integers(4)))
+    if rng.random() < 0.5:
+        bg = bg[:, ::-1]
+    return np.ascontiguousarray(bg)
+
+
+def labelme_lines(lines: list[Line], size: int, step: float = 3.0) -> tuple[list[AnnotatedLine], list[int]]:
+    """The visible parts of each line as polylines (every ``step`` px), with the 1-based line id
+    as group id so a line cut by the border keeps its identity."""
+    out, groups = [], []
+    for i, line in enumerate(lines, start=1):
+        for run in clip_to_image(dense_curve(line), size, size):
+            out.append(AnnotatedLine(line.cls, resample_by_step(run, step)))
+            groups.append(i)
+    return out, groups
+
+
+def band_polygon(points: Array, width: float) -> Array:
+    """Outline of a polyline thickened to ``width``: left side then the right side reversed."""
+    pts = np.asarray(points, dtype=np.float64)
+    tangent = np.gradient(pts, axis=0)
+    tangent /= np.linalg.norm(tangent, axis=1, keepdims=True) + 1e-9
+    normal = np.stack([-tangent[:, 1], tangent[:, 0]], axis=1) * (width / 2.0)
+    return np.vstack([pts + normal, (pts - normal)[::-1]])
+
+
+class CocoWriter:
+    """Accumulates COCO images and annotations one image at a time."""
+
+    def __init__(self, label_width: int):
+        self.label_width = label_width
+        self.images: list[dict] = []
+        self.annotations: list[dict] = []
+
+    def add(self, file_name: str, size: int, lines: list[Line], visible: list[AnnotatedLine],
+            groups: list[int]) -> None:
+        image_id = len(self.images) + 1
+        self.images.append({"id": image_id, "file_name": file_name, "height": size, "width": size})
+        by_line: dict[int, list[Array]] = {}
+        for vis, g in zip(visible, groups):
+            by_line.setdefault(g, []).append(vis.points)
+        for g, runs in by_line.items():
+            polys = [np.clip(band_polygon(r, self.label_width), 0, size - 1) for r in runs]
+            allpts = np.vstack(polys)
+            x0, y0 = allpts.min(axis=0)
+            x1, y1 = allpts.max(axis=0)
+            length = sum(float(np.linalg.norm(np.diff(r, axis=0), axis=1).sum()) for r in runs)
+            line = lines[g - 1]
+            self.annotations.append({
+                "id": len(self.annotations) + 1,
+                "image_id": image_id,
+                "category_id": CLASSES.index(line.cls) + 1,
+                "segmentation": [np.round(p, 2).ravel().tolist() for p in polys],
+                "area": round(length * self.label_width, 2),
+                "bbox": [round(float(x0), 2), round(float(y0), 2),
+                         round(float(x1 - x0), 2), round(float(y1 - y0), 2)],
+                "iscrowd": 0,
+                "spline_support": np.round(line.support, 3).tolist(),
+                "line_id": g,
+            })
+
+    def document(self) -> dict:
+        return {
+            "info": {"description": "disloctem synthetic dislocation dataset"},
+            "images": self.images,
+            "annotations": self.annotations,
+            "categories": [{"id": i + 1, "name": c, "supercategory": "line"} for i, c in enumerate(CLASSES)],
+        }
+
+
+def image_stem(index: int) -> str:
+    return f"img_{index:05d}"
+
+
+def render_sample(params: DatasetParams, index: int, pool: list[Array]) -> tuple[Array, list[Line]]:
+    """Image ``index`` of a dataset and its lines; depends only on the seed and the index."""
+    rng = np.random.default_rng([params.seed, index])
+    background = pick_background(pool, params.size, rng)
+    lines = sample_microstructure(params.microstructure, params.size, rng)
+    return render_image(background, lines, params.render, rng), lines
+
+
+def write_dataset(params: DatasetParams, background_dir: str | Path, out_dir: str | Path) -> None:
+    """Render and write every image and label of a dataset (see the module docstring)."""
+    out = Path(out_dir)
+    for sub in ["images", "instances", "labelme", *[f"masks/{c}" for c in CLASSES]]:
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    pool = load_backgrounds(background_dir)
+    coco = CocoWriter(params.render.label_width)
+    n = params.n_train + params.n_val
+    size = params.size
+    with open(out / "splines.jsonl", "w") as jsonl:
+        for i in range(n):
+            stem = image_stem(i)
+            image, lines = render_sample(params, i, pool)
+            masks, instances = rasterise_labels(lines, image.shape, params.render.label_width)
+            cv2.imwrite(str(out / "images" / f"{stem}.png"), image, PNG_FAST)
+            cv2.imwrite(str(out / "instances" / f"{stem}.png"), instances, PNG_FAST)
+            for c, cls in enumerate(CLASSES):
+                cv2.imwrite(str(out / "masks" / cls / f"{stem}.png"), masks[c], PNG_FAST)
+            visible, groups = labelme_lines(lines, size)
+            write_json(out / "labelme" / f"{stem}.json",
+                       labelme_document(visible, f"../images/{stem}.png", size, size, groups))
+            coco.add(f"images/{stem}.png", size, lines, visible, groups)
+            record = {"image": stem, "height": size, "width": size,
+                      "lines": [ln.to_record(j) for j, ln in enumerate(lines, start=1)]}
+            jsonl.write(json.dumps(record) + "\n")
+    stems = [image_stem(i) for i in range(n)]
+    write_json(out / "splits.json", {"train": stems[:params.n_train], "val": stems[params.n_train:]})
+    write_json(out / "coco.json", coco.document())
+    write_json(out / "params.json", params.to_dict())
+
+
+def read_splits(dataset_dir: str | Path) -> dict[str, list[str]]:
+    return json.loads((Path(dataset_dir) / "splits.json").read_text())

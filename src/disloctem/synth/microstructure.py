@@ -1,0 +1,230 @@
+"""Sampling of line microstructures: free dislocations, pile-ups in slip bands, slip traces,
+grain boundaries. Pure geometry: every line is a class, K support points and render attributes.
+
+Coordinates are pixels, x to the right and y down, (0, 0) the centre of the top-left pixel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import special
+
+from ..geometry import resample_polyline
+
+Array = np.ndarray
+Range = tuple[float, float]
+
+
+@dataclass
+class Line:
+    """One line of the microstructure, with the attributes the renderer needs."""
+
+    cls: str
+    support: Array  # (K, 2) support points, equally spaced in arc length
+    width: float  # full width of the dark core in pixels
+    contrast: float  # attenuation of the background at the line centre (0..1)
+    bright: bool = False  # bright instead of dark contrast
+    pileup: int | None = None  # index of the pile-up this dislocation belongs to
+
+    def to_record(self, line_id: int) -> dict:
+        return {
+            "id": line_id,
+            "class": self.cls,
+            "points": np.round(self.support, 3).tolist(),
+            "width": round(float(self.width), 3),
+            "contrast": round(float(self.contrast), 4),
+            "bright": self.bright,
+            "pileup": self.pileup,
+        }
+
+
+@dataclass(frozen=True)
+class MicrostructureParams:
+    """Ranges from which each image's microstructure is drawn (uniformly unless stated)."""
+
+    k_support: int = 8
+    free_dislocations: tuple[int, int] = (0, 4)
+    free_length: Range = (40.0, 300.0)
+    curvature: float = 0.25  # std of the polynomial coefficients, relative to the line length
+    pileups: tuple[int, int] = (0, 3)
+    pileup_count: tuple[int, int] = (3, 12)
+    pileup_spacing: Range = (6.0, 30.0)  # mean spacing along the slip direction, px
+    spacing_law: str = "mixed"  # uniform | efn | mixed
+    band_width: Range = (40.0, 220.0)  # slip-band width (distance between its two traces), px
+    bow: Range = (-0.35, 0.35)  # bowing of pile-up dislocations, relative to band width
+    p_band_traces: float = 0.5  # probability that a pile-up's slip band shows its two traces
+    extra_slip_traces: tuple[int, int] = (0, 2)
+    p_grain_boundary: float = 0.25
+    width: Range = (1.5, 5.0)
+    contrast: Range = (0.15, 0.6)
+    trace_contrast: Range = (0.05, 0.3)
+    p_bright: float = 0.1
+    templates: tuple[Array, ...] = field(default=(), repr=False)  # normalised real line shapes
+    p_template: float = 0.0  # probability of a template shape instead of a polynomial
+
+    def public_dict(self) -> dict:
+        out = {k: v for k, v in self.__dict__.items() if k != "templates"}
+        out["n_templates"] = len(self.templates)
+        return out
+
+
+def random_polynomial_curve(center: Array, length: float, angle: float, curvature: float,
+                            rng: np.random.Generator, n: int = 64) -> Array:
+    """A curve whose lateral deviation from a straight chord is a random cubic in arc position."""
+    t = np.linspace(-0.5, 0.5, n)
+    a2, a3 = rng.normal(0.0, curvature, size=2)
+    lateral = length * (a2 * (t**2 - 1.0 / 12.0) + a3 * (t**3 - 0.15 * t))
+    u = np.array([np.cos(angle), np.sin(angle)])
+    nrm = np.array([-u[1], u[0]])
+    return center + np.outer(length * t, u) + np.outer(lateral, nrm)
+
+
+def template_curve(template: Array, center: Array, length: float, angle: float,
+                   rng: np.random.Generator) -> Array:
+    """A real line shape (normalised: chord from (-0.5, 0) to (0.5, 0)) scaled, rotated, mirrored
+    and jittered."""
+    pts = np.asarray(template, dtype=np.float64).copy()
+    if rng.random() < 0.5:
+        pts[:, 1] *= -1.0
+    pts += rng.normal(0.0, 0.01, size=pts.shape)
+    c, s = np.cos(angle), np.sin(angle)
+    rot = np.array([[c, -s], [s, c]])
+    return center + (pts * length) @ rot.T
+
+
+def normalise_template(points: Array) -> Array | None:
+    """Map a polyline so its chord runs from (-0.5, 0) to (0.5, 0); None when degenerate."""
+    pts = np.asarray(points, dtype=np.float64)
+    chord = pts[-1] - pts[0]
+    length = float(np.linalg.norm(chord))
+    if len(pts) < 2 or length < 1e-6:
+        return None
+    angle = np.arctan2(chord[1], chord[0])
+    c, s = np.cos(-angle), np.sin(-angle)
+    rel = (pts - (pts[0] + pts[-1]) / 2.0) @ np.array([[c, -s], [s, c]]).T
+    return resample_polyline(rel / length, 32)
+
+
+def pileup_positions(count: int, mean_spacing: float, law: str) -> Array:
+    """Positions along the slip direction of ``count`` dislocations, the leader at 0.
+
+    ``uniform``: equal spacing. ``efn``: the Eshelby-Frank-Nabarro equilibrium of a pile-up
+    against an obstacle, where positions are proportional to the zeros of the generalised
+    Laguerre polynomial L_{n-1}^{(1)} (plus the leader at 0), so dislocations crowd towards the
+    leader. Both are scaled to the same total length ``(count - 1) * mean_spacing``.
+    """
+    if count < 1:
+        return np.zeros(0)
+    if count == 1:
+        return np.zeros(1)
+    if law == "uniform":
+        pos = np.arange(count, dtype=np.float64)
+    elif law == "efn":
+        roots, _ = special.roots_genlaguerre(count - 1, 1.0)
+        pos = np.concatenate([[0.0], np.sort(roots)])
+    else:
+        raise ValueError(f"unknown pile-up spacing law {law!r} (expected uniform or efn)")
+    return pos / pos[-1] * (count - 1) * mean_spacing
+
+
+def _line_attrs(p: MicrostructureParams, rng: np.random.Generator, contrast: Range) -> dict:
+    return {
+        "width": rng.uniform(*p.width),
+        "contrast": rng.uniform(*contrast),
+        "bright": bool(rng.random() < p.p_bright),
+    }
+
+
+def _straight(center: Array, angle: float, length: float, k: int) -> Array:
+    u = np.array([np.cos(angle), np.sin(angle)])
+    return center + np.outer(np.linspace(-0.5, 0.5, k) * length, u)
+
+
+def sample_free_dislocation(p: MicrostructureParams, size: int, rng: np.random.Generator) -> Line:
+    center = rng.uniform(0.1 * size, 0.9 * size, size=2)
+    length = rng.uniform(*p.free_length) * size / 512.0
+    angle = rng.uniform(0, np.pi)
+    if p.templates and rng.random() < p.p_template:
+        tpl = p.templates[int(rng.integers(len(p.templates)))]
+        curve = template_curve(tpl, center, length, angle, rng)
+    else:
+        curve = random_polynomial_curve(center, length, angle, p.curvature, rng)
+    return Line("dislocation", resample_polyline(curve, p.k_support), **_line_attrs(p, rng, p.contrast))
+
+
+def sample_pileup(p: MicrostructureParams, size: int, index: int, rng: np.random.Generator) -> list[Line]:
+    """Dislocations gliding in one slip band, optionally with the band's two slip traces.
+
+    The band runs along the unit vector ``u`` (the trace direction); each dislocation spans the
+    band from one trace to the other, bowed by a shared shape, and the dislocations are placed
+    along ``u`` by the spacing law.
+    """
+    scale = size / 512.0
+    u_angle = rng.uniform(0, np.pi)
+    u = np.array([np.cos(u_angle), np.sin(u_angle)])
+    n = np.array([-u[1], u[0]])
+    width = rng.uniform(*p.band_width) * scale
+    count = int(rng.integers(p.pileup_count[0], p.pileup_count[1] + 1))
+    spacing = rng.uniform(*p.pileup_spacing) * scale
+    law = p.spacing_law if p.spacing_law != "mixed" else ("uniform", "efn")[int(rng.integers(2))]
+    positions = pileup_positions(count, spacing, law)
+    if rng.random() < 0.5:
+        positions = positions[-1] - positions  # leader at the other end
+    head = rng.uniform(0.15 * size, 0.85 * size, size=2) - u * positions.mean()
+    inclination = rng.uniform(-0.6, 0.6)  # dislocation line tilt inside the band (rad)
+    bow = rng.uniform(*p.bow)
+    s = np.linspace(0.0, 1.0, 48)
+    lines: list[Line] = []
+    attrs = _line_attrs(p, rng, p.contrast)
+    for x in positions:
+        jitter_bow = bow * rng.uniform(0.7, 1.3) + rng.normal(0, 0.03)
+        along = x + np.tan(inclination) * (s - 0.5) * width + jitter_bow * width * 4 * s * (1 - s)
+        across = (s - 0.5) * width
+        curve = head + np.outer(along, u) + np.outer(across, n)
+        lines.append(Line(
+            "dislocation",
+            resample_polyline(curve, p.k_support),
+            width=attrs["width"] * rng.uniform(0.8, 1.2),
+            contrast=attrs["contrast"] * rng.uniform(0.7, 1.3),
+            bright=attrs["bright"],
+            pileup=index,
+        ))
+    if rng.random() < p.p_band_traces:
+        trace_len = (positions.max() - positions.min() + width) * rng.uniform(1.5, 4.0)
+        mid = head + u * positions.mean()
+        t_attrs = _line_attrs(p, rng, p.trace_contrast)
+        for side in (-0.5, 0.5):
+            support = _straight(mid + n * side * width, u_angle, trace_len, p.k_support)
+            lines.append(Line("slip_trace", support, width=max(1.0, t_attrs["width"] * 0.6),
+                              contrast=t_attrs["contrast"], bright=t_attrs["bright"]))
+    return lines
+
+
+def sample_slip_trace(p: MicrostructureParams, size: int, rng: np.random.Generator) -> Line:
+    center = rng.uniform(0, size, size=2)
+    angle = rng.uniform(0, np.pi)
+    attrs = _line_attrs(p, rng, p.trace_contrast)
+    attrs["width"] = max(1.0, attrs["width"] * 0.6)
+    return Line("slip_trace", _straight(center, angle, 3.0 * size, p.k_support), **attrs)
+
+
+def sample_grain_boundary(p: MicrostructureParams, size: int, rng: np.random.Generator) -> Line:
+    center = rng.uniform(0.2 * size, 0.8 * size, size=2)
+    curve = random_polynomial_curve(center, 2.0 * size, rng.uniform(0, np.pi), 0.05, rng)
+    return Line("grain_boundary", resample_polyline(curve, p.k_support), **_line_attrs(p, rng, p.contrast))
+
+
+def sample_microstructure(p: MicrostructureParams, size: int, rng: np.random.Generator) -> list[Line]:
+    """All lines of one image: grain boundary first, then slip traces, pile-ups, free dislocations."""
+    lines: list[Line] = []
+    if rng.random() < p.p_grain_boundary:
+        lines.append(sample_grain_boundary(p, size, rng))
+    for _ in range(int(rng.integers(p.extra_slip_traces[0], p.extra_slip_traces[1] + 1))):
+        lines.append(sample_slip_trace(p, size, rng))
+    for i in range(int(rng.integers(p.pileups[0], p.pileups[1] + 1))):
+        lines.extend(sample_pileup(p, size, i, rng))
+    for _ in range(int(rng.integers(p.free_dislocations[0], p.free_dislocations[1] + 1))):
+        lines.append(sample_free_dislocation(p, size, rng))
+    return lines

@@ -1,0 +1,164 @@
+"""Rendering of a line microstructure onto a background, and rasterisation of its exact labels."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+from .. import CLASSES
+from ..geometry import spline_through
+from .microstructure import Line
+
+Array = np.ndarray
+Range = tuple[float, float]
+SHIFT = 4  # fixed-point bits for sub-pixel drawing with OpenCV
+_SCALE = float(1 << SHIFT)
+
+
+@dataclass(frozen=True)
+class RenderParams:
+    """Image-formation ranges, sampled uniformly per image or per line."""
+
+    line_blur: Range = (0.4, 1.4)  # Gaussian sigma of the line profile, px
+    contrast_modulation: float = 0.35  # relative variation of contrast along a line
+    p_break: float = 0.15  # probability that a line shows a gap
+    gb_step: Range = (0.03, 0.2)  # background intensity change across a grain boundary
+    specks: tuple[int, int] = (0, 25)  # dust specks / small defects (distractors, unlabelled)
+    blobs: tuple[int, int] = (0, 3)  # larger faint blobs (distractors, unlabelled)
+    blur: Range = (0.0, 1.0)  # global Gaussian blur sigma, px
+    noise: Range = (0.005, 0.06)  # white noise std after rendering
+    gamma: Range = (0.7, 1.4)
+    label_width: int = 3  # width of lines in the semantic and instance masks, px
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def dense_curve(line: Line) -> Array:
+    """The rendered curve of a line: its spline sampled about every pixel."""
+    return spline_through(line.support, step=1.0)
+
+
+def _fixed(points: Array) -> Array:
+    return np.round(np.asarray(points) * _SCALE).astype(np.int32).reshape(-1, 1, 2)
+
+
+def draw_polyline(canvas: Array, points: Array, value: float, thickness: int,
+                  line_type: int = cv2.LINE_AA) -> None:
+    """Draw an open polyline with sub-pixel precision in place."""
+    if len(points) < 2:
+        return
+    cv2.polylines(canvas, [_fixed(points)], False, value, thickness=max(1, int(thickness)),
+                  lineType=line_type, shift=SHIFT)
+
+
+def _modulation(n: int, amount: float, rng: np.random.Generator) -> Array:
+    """Smooth random factor along a line of ``n`` samples (knots every ~30 px)."""
+    knots = max(2, n // 30 + 2)
+    values = 1.0 + amount * rng.uniform(-1, 1, size=knots)
+    return np.interp(np.linspace(0, knots - 1, n), np.arange(knots), values)
+
+
+def draw_line_layer(lines: list[Line], shape: tuple[int, int], params: RenderParams,
+                    rng: np.random.Generator) -> tuple[Array, Array]:
+    """Dark and bright attenuation layers (float32, 0..1) of all lines, with breaks and
+    contrast varying along each line, before the profile blur."""
+    dark = np.zeros(shape, np.float32)
+    bright = np.zeros(shape, np.float32)
+    for line in lines:
+        pts = dense_curve(line)
+        n = len(pts)
+        keep = np.ones(n, bool)
+        if n > 30 and rng.random() < params.p_break:
+            gap = int(rng.integers(3, 13))
+            start = int(rng.integers(5, n - gap - 5))
+            keep[start:start + gap] = False
+        mod = _modulation(n, params.contrast_modulation, rng) * line.contrast
+        levels = np.clip(np.round(mod * 20) / 20, 0.0, 1.0)
+        target = bright if line.bright else dark
+        layer = np.zeros(shape, np.float32)
+        # draw runs of equal contrast level as one polyline each
+        i = 0
+        while i < n - 1:
+            if not keep[i]:
+                i += 1
+                continue
+            j = i + 1
+            while j < n - 1 and keep[j] and levels[j] == levels[i]:
+                j += 1
+            draw_polyline(layer, pts[i:j + 1], float(levels[i]), int(round(line.width)))
+            i = j
+        np.maximum(target, layer, out=target)
+    return dark, bright
+
+
+def add_grain_boundary_step(img: Array, line: Line, step: float) -> None:
+    """Change the background level on one side of a grain boundary, in place."""
+    pts = dense_curve(line)
+    h, w = img.shape
+    far = 4.0 * max(h, w)
+    t0 = pts[1] - pts[0]
+    t1 = pts[-1] - pts[-2]
+    t0 /= np.linalg.norm(t0) + 1e-9
+    t1 /= np.linalg.norm(t1) + 1e-9
+    start, end = pts[0] - t0 * far, pts[-1] + t1 * far
+    normal = np.array([-t1[1], t1[0]])
+    poly = np.vstack([[start], pts, [end], [end + normal * far], [start + normal * far]])
+    side = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(side, [_fixed(poly)], 1, lineType=cv2.LINE_AA, shift=SHIFT)
+    img += step * cv2.GaussianBlur(side.astype(np.float32), (0, 0), 1.5)
+
+
+def add_distractors(img: Array, params: RenderParams, rng: np.random.Generator) -> None:
+    """Dust specks and faint blobs: dark spots that are not lines (unlabelled), in place."""
+    h, w = img.shape
+    spots = np.zeros((h, w), np.float32)
+    for _ in range(int(rng.integers(params.specks[0], params.specks[1] + 1))):
+        c = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        axes = (int(rng.integers(1, 5)), int(rng.integers(1, 5)))
+        cv2.ellipse(spots, c, axes, float(rng.uniform(0, 180)), 0, 360, float(rng.uniform(0.1, 0.6)), -1)
+    for _ in range(int(rng.integers(params.blobs[0], params.blobs[1] + 1))):
+        c = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        axes = (int(rng.integers(8, 40)), int(rng.integers(8, 40)))
+        cv2.ellipse(spots, c, axes, float(rng.uniform(0, 180)), 0, 360, float(rng.uniform(0.03, 0.15)), -1)
+    img *= 1.0 - cv2.GaussianBlur(spots, (0, 0), 1.0)
+
+
+def render_image(background: Array, lines: list[Line], params: RenderParams,
+                 rng: np.random.Generator) -> Array:
+    """The synthetic micrograph (uint8) of ``lines`` on a float32 [0, 1] ``background``."""
+    img = background.astype(np.float32, copy=True)
+    for line in lines:
+        if line.cls == "grain_boundary":
+            add_grain_boundary_step(img, line, float(rng.choice([-1, 1]) * rng.uniform(*params.gb_step)))
+    add_distractors(img, params, rng)
+    dark, bright = draw_line_layer(lines, img.shape, params, rng)
+    sigma = rng.uniform(*params.line_blur)
+    dark = cv2.GaussianBlur(dark, (0, 0), sigma)
+    bright = cv2.GaussianBlur(bright, (0, 0), sigma)
+    img = img * (1.0 - dark) + bright * (1.0 - img) * 0.8
+    blur = rng.uniform(*params.blur)
+    if blur > 0.2:
+        img = cv2.GaussianBlur(img, (0, 0), blur)
+    img += rng.normal(0.0, rng.uniform(*params.noise), size=img.shape).astype(np.float32)
+    img = np.clip(img, 0.0, 1.0) ** rng.uniform(*params.gamma)
+    lo, hi = np.percentile(img, [0.5, 99.5])
+    img = (img - lo) / max(hi - lo, 1e-3) * rng.uniform(0.6, 1.0) + rng.uniform(0.0, 0.2)
+    return (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def rasterise_labels(lines: list[Line], shape: tuple[int, int], label_width: int) -> tuple[Array, Array]:
+    """Exact labels of a line list.
+
+    Returns ``masks`` (C, H, W) uint8 with 255 on lines of each class in :data:`CLASSES` order,
+    and ``instances`` (H, W) uint16 with the 1-based index of the line drawn last at each pixel.
+    """
+    masks = np.zeros((len(CLASSES), *shape), np.uint8)
+    instances = np.zeros(shape, np.uint16)
+    for i, line in enumerate(lines, start=1):
+        pts = dense_curve(line)
+        draw_polyline(masks[CLASSES.index(line.cls)], pts, 255, label_width, cv2.LINE_8)
+        draw_polyline(instances, pts, i, label_width, cv2.LINE_8)
+    return masks, instances

@@ -1,0 +1,11 @@
+"""Rule build_report: wire the snakemake object to disloctem.report."""
+from disloctem.report import build_report
+from disloctem.runlog import rule_logging
+
+with rule_logging(snakemake.log[0]):  # noqa: F821
+    build_report(  # noqa: F821
+        config=snakemake.params.config,  # noqa: F821
+        real_sets=snakemake.params.real_sets,  # noqa: F821
+        summary_csv=snakemake.input.summary,  # noqa: F821
+        out_html=snakemake.output[0],  # noqa: F821
+    )
