@@ -1,15 +1,19 @@
 # disloctem: synthetic TEM dislocation data -> deep models -> lines on real micrographs.
 # Stages live in workflow/rules/ (one file each); logic lives in the disloctem package.
 import sys
+from pathlib import Path
 
 from snakemake.utils import min_version
+
+# the library comes from this checkout (rule scripts do the same, also in --sdm conda envs)
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from disloctem.config import ConfigError, discover_real_sets, validate_config
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
 
 
 try:

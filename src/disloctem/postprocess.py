@@ -33,7 +33,7 @@ class PostprocessParams:
     k_support: int = 12  # support points of each fitted spline
     smoothing: float = 1.0  # mean squared residual (px^2) allowed to the smoothing spline
     tangent_px: float = 8.0  # arc length over which an end's direction is measured
-    junction_size: float = 6.0  # junctions joined by a path shorter than this are one crossing
+    junction_size: float = 10.0  # junctions joined by a path shorter than this are one crossing
 
 
 def _end_direction(xy: Array, at_start: bool, span: float) -> Array:

@@ -15,6 +15,8 @@ rule evaluate_predictions:
         "logs/evaluate_predictions/{evalset}/{method}/{dataset}.log",
     benchmark:
         "benchmarks/evaluate_predictions/{evalset}/{method}/{dataset}.tsv"
+    conda:
+        "../../envs/pipeline.yaml"
     script:
         "../scripts/evaluate_predictions.py"
 
@@ -32,5 +34,7 @@ rule summarize_evaluation:
         "logs/summarize_evaluation/summary.log",
     benchmark:
         "benchmarks/summarize_evaluation/summary.tsv"
+    conda:
+        "../../envs/pipeline.yaml"
     script:
         "../scripts/summarize_evaluation.py"

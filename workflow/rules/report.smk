@@ -21,5 +21,7 @@ rule build_report:
         "logs/build_report/report.log",
     benchmark:
         "benchmarks/build_report/report.tsv"
+    conda:
+        "../../envs/pipeline.yaml"
     script:
         "../scripts/build_report.py"

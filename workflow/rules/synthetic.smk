@@ -10,6 +10,8 @@ rule render_backgrounds:
         "logs/render_backgrounds/{background}.log",
     benchmark:
         "benchmarks/render_backgrounds/{background}.tsv"
+    conda:
+        "../../envs/pipeline.yaml"
     script:
         "../scripts/render_backgrounds.py"
 
@@ -25,5 +27,7 @@ rule generate_dataset:
         "logs/generate_dataset/{dataset}.log",
     benchmark:
         "benchmarks/generate_dataset/{dataset}.tsv"
+    conda:
+        "../../envs/pipeline.yaml"
     script:
         "../scripts/generate_dataset.py"

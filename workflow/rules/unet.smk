@@ -20,6 +20,8 @@ rule train_unet:
         "logs/train_unet/{dataset}.log",
     benchmark:
         "benchmarks/train_unet/{dataset}.tsv"
+    conda:
+        "../../envs/pipeline.yaml"
     script:
         "../scripts/train_unet.py"
 
@@ -39,5 +41,7 @@ rule predict_unet:
         "logs/predict_unet/{evalset}/{dataset}.log",
     benchmark:
         "benchmarks/predict_unet/{evalset}/{dataset}.tsv"
+    conda:
+        "../../envs/pipeline.yaml"
     script:
         "../scripts/predict_unet.py"

@@ -1,4 +1,8 @@
 """Rule build_report: wire the snakemake object to disloctem.report."""
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821  library of this checkout
+
 from disloctem.report import build_report
 from disloctem.runlog import rule_logging
 

@@ -1,4 +1,8 @@
 """Rule evaluate_predictions: wire the snakemake object to disloctem.evaluate."""
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821  library of this checkout
+
 from disloctem.evaluate import evaluate_set
 from disloctem.io import resolve_set
 from disloctem.io import write_json

@@ -1,4 +1,8 @@
 """Rule generate_dataset: wire the snakemake object to disloctem.synth.dataset."""
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821  library of this checkout
+
 from disloctem.runlog import rule_logging
 from disloctem.synth.dataset import dataset_params_from_config, write_dataset
 

@@ -1,4 +1,8 @@
 """Rule predict_unet: wire the snakemake object to disloctem.inference."""
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821  library of this checkout
+
 import torch
 
 from disloctem.config import dataclass_from_dict

@@ -1,4 +1,8 @@
 """Rule train_unet: wire the snakemake object to disloctem.models.unet.train_unet."""
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821  library of this checkout
+
 from pathlib import Path
 
 from disloctem.config import dataclass_from_dict

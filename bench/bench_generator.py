@@ -1,0 +1,56 @@
+"""Generation speed of the synthetic dataset writer, against the PNG-encoding floor.
+
+    python bench/bench_generator.py [--n 100] [--size 512]
+
+Prints images per second for: the full writer (image + 3 masks + instances + Labelme + COCO +
+splines.jsonl), rendering alone, and PNG encoding alone of the same five arrays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from disloctem.synth.backgrounds import write_backgrounds
+from disloctem.synth.dataset import PNG_FAST, DatasetParams, load_backgrounds, render_sample, write_dataset
+from disloctem.synth.render import rasterise_labels
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--size", type=int, default=512)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        write_backgrounds({"kind": "perlin", "count": 16, "seed": 0, "size": args.size}, tmp / "bg")
+        params = DatasetParams("bench", size=args.size, n_train=args.n, n_val=1, seed=0)
+        t = time.perf_counter()
+        write_dataset(params, tmp / "bg", tmp / "ds")
+        full = (args.n + 1) / (time.perf_counter() - t)
+        pool = load_backgrounds(tmp / "bg")
+        t = time.perf_counter()
+        samples = []
+        for i in range(args.n):
+            img, lines = render_sample(params, i, pool)
+            samples.append((img, *rasterise_labels(lines, img.shape, 3)))
+        render = args.n / (time.perf_counter() - t)
+        t = time.perf_counter()
+        for img, masks, inst in samples:
+            for arr in (img, masks[0], masks[1], masks[2], inst):
+                cv2.imencode(".png", arr, PNG_FAST)
+        png = args.n / (time.perf_counter() - t)
+    print(f"{args.size}x{args.size}, {args.n} images, 1 process")
+    print(f"full writer (all labels): {full:7.1f} images/s")
+    print(f"render + rasterise only : {render:7.1f} images/s")
+    print(f"PNG encoding floor      : {png:7.1f} images/s")
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()

@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from disloctem.geometry import (clip_to_image, fit_support_points, polyline_length,
+                                resample_polyline, spline_through)
+
+
+def test_resample_spacing_is_equal_and_keeps_ends():
+    pts = np.array([[0, 0], [10, 0], [10, 30]], float)
+    out = resample_polyline(pts, 9)
+    steps = np.linalg.norm(np.diff(out, axis=0), axis=1)
+    assert np.allclose(steps, 5.0)
+    assert np.allclose(out[0], pts[0]) and np.allclose(out[-1], pts[-1])
+
+
+def test_spline_through_interpolates_support_points():
+    support = np.array([[0, 0], [20, 10], [40, 0], [60, -10], [80, 0]], float)
+    dense = spline_through(support, step=0.25)
+    for p in support:
+        assert np.min(np.linalg.norm(dense - p, axis=1)) < 0.2
+
+
+def test_spline_through_straight_line_is_straight():
+    support = np.stack([np.linspace(0, 100, 6), np.full(6, 7.0)], axis=1)
+    dense = spline_through(support)
+    assert np.allclose(dense[:, 1], 7.0)
+    assert polyline_length(dense) == pytest.approx(100.0, rel=1e-3)
+
+
+def test_fit_support_points_recovers_a_noisy_arc(rng):
+    t = np.linspace(0, np.pi, 200)
+    arc = np.stack([100 + 50 * np.cos(t), 100 + 50 * np.sin(t)], axis=1)
+    noisy = arc + rng.normal(0, 0.7, arc.shape)
+    support = fit_support_points(noisy, 10)
+    dense = spline_through(support, step=0.5)
+    dist = np.linalg.norm(dense[:, None] - arc[None], axis=2).min(axis=1)
+    assert len(support) == 10
+    assert dist.max() < 1.0
+
+
+def test_clip_to_image_splits_into_inside_runs():
+    x = np.arange(-10, 120, 1.0)
+    pts = np.stack([x, np.full_like(x, 5.0)], axis=1)
+    pts[60:70, 1] = -3  # leaves the image in the middle
+    runs = clip_to_image(pts, 100, 50)
+    assert len(runs) == 2
+    assert all((r[:, 0] >= 0).all() and (r[:, 0] <= 99).all() for r in runs)

@@ -1,0 +1,71 @@
+import json
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+
+from disloctem.io import (InputError, heldout_set, image_shape, read_grayscale,
+                          read_labelme_lines, scan_real_set)
+
+
+def test_read_16bit_tiff_and_colour_png(tmp_path):
+    img16 = (np.arange(64 * 48).reshape(48, 64) * 20).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "a.tif", img16)
+    out = read_grayscale(tmp_path / "a.tif")
+    assert out.shape == (48, 64) and out.dtype == np.float32
+    assert out.min() == 0 and out.max() == 1
+    colour = np.zeros((10, 12, 3), np.uint8)
+    colour[:, 6:] = 200
+    cv2.imwrite(str(tmp_path / "c.png"), colour)
+    out = read_grayscale(tmp_path / "c.png")
+    assert out.shape == (10, 12) and out[0, 0] == 0 and out[0, 11] == 1
+    assert image_shape(tmp_path / "c.png") == (10, 12)
+
+
+def test_unreadable_image_names_the_file(tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(InputError, match="broken.png: not a readable image"):
+        read_grayscale(bad)
+
+
+def test_labelme_lines_keep_line_shapes_of_known_classes(tmp_path):
+    doc = {"shapes": [
+        {"label": "dislocation", "shape_type": "linestrip", "points": [[0, 0], [5, 5], [9, 9]]},
+        {"label": "slip_trace", "shape_type": "line", "points": [[0, 1], [9, 1]]},
+        {"label": "dislocation", "shape_type": "polygon", "points": [[0, 0], [1, 0], [1, 1]]},
+        {"label": "precipitate", "shape_type": "linestrip", "points": [[0, 0], [1, 1]]},
+    ], "imageHeight": 10, "imageWidth": 12}
+    (tmp_path / "a.json").write_text(json.dumps(doc))
+    lines, size = read_labelme_lines(tmp_path / "a.json")
+    assert [ln.cls for ln in lines] == ["dislocation", "slip_trace"] and size == (10, 12)
+
+
+def test_bad_labelme_names_the_file(tmp_path):
+    (tmp_path / "x.json").write_text("{nope")
+    with pytest.raises(InputError, match="x.json: not a Labelme JSON file"):
+        read_labelme_lines(tmp_path / "x.json")
+
+
+def test_scan_real_set_layout(tmp_path):
+    for sub in ["images", "labelme", "masks/dislocation"]:
+        (tmp_path / sub).mkdir(parents=True)
+    for stem in ["f1", "f2"]:
+        cv2.imwrite(str(tmp_path / "images" / f"{stem}.png"), np.zeros((8, 8), np.uint8))
+    (tmp_path / "labelme" / "f1.json").write_text(json.dumps({"shapes": []}))
+    cv2.imwrite(str(tmp_path / "masks" / "dislocation" / "f2.png"), np.zeros((8, 8), np.uint8))
+    cv2.imwrite(str(tmp_path / "masks" / "dislocation" / "orphan.png"), np.zeros((8, 8), np.uint8))
+    rs = scan_real_set("s", tmp_path)
+    assert sorted(rs.images) == ["f1", "f2"] and list(rs.labelme) == ["f1"]
+    assert list(rs.masks["dislocation"]) == ["f2"] and rs.annotated_stems() == ["f1", "f2"]
+
+
+def test_set_without_images_folder_is_refused(tmp_path):
+    with pytest.raises(InputError, match="has no images/ folder"):
+        scan_real_set("s", tmp_path)
+
+
+def test_heldout_set_is_the_val_split(tiny_dataset):
+    rs = heldout_set(tiny_dataset)
+    assert sorted(rs.images) == ["img_00004", "img_00005"] and rs.annotated

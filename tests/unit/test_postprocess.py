@@ -1,0 +1,75 @@
+"""Masks-to-splines on drawn cases."""
+
+import cv2
+import numpy as np
+import pytest
+
+from disloctem.geometry import polyline_length
+from disloctem.postprocess import PostprocessParams, mask_to_lines, mask_to_skeleton_branches
+
+
+def draw(*segments, shape=(200, 200), width=3):
+    m = np.zeros(shape, np.uint8)
+    for (x0, y0), (x1, y1) in segments:
+        cv2.line(m, (x0, y0), (x1, y1), 255, width)
+    return m > 0
+
+
+def ends(lines):
+    return [(np.round(d[0]), np.round(d[-1])) for _, d in lines]
+
+
+def test_empty_mask_gives_no_lines():
+    assert mask_to_lines(np.zeros((64, 64), bool)) == []
+
+
+def test_single_line_is_one_spline_with_k_support_points():
+    lines = mask_to_lines(draw(((20, 30), (180, 90))), PostprocessParams(k_support=9))
+    assert len(lines) == 1
+    support, dense = lines[0]
+    assert support.shape == (9, 2)
+    assert polyline_length(dense) == pytest.approx(np.hypot(160, 60), rel=0.05)
+
+
+def test_parallel_lines_6px_apart_stay_two_lines():
+    lines = mask_to_lines(draw(((30, 20), (30, 180)), ((36, 20), (36, 180))))
+    assert len(lines) == 2
+
+
+def test_crossing_lines_stay_two_lines():
+    lines = mask_to_lines(draw(((10, 100), (190, 100)), ((100, 10), (100, 190))))
+    assert len(lines) == 2
+    assert all(polyline_length(d) > 170 for _, d in lines)
+
+
+def test_oblique_crossing_stays_two_lines():
+    lines = mask_to_lines(draw(((10, 40), (190, 160)), ((10, 150), (190, 60))))
+    assert len(lines) == 2
+
+
+def test_line_ending_on_a_trace_is_not_merged_into_it():
+    lines = mask_to_lines(draw(((10, 100), (190, 100)), ((100, 20), (100, 100))))
+    lengths = sorted(polyline_length(d) for _, d in lines)
+    assert len(lines) == 2
+    assert lengths[0] == pytest.approx(80, abs=6) and lengths[1] == pytest.approx(180, abs=6)
+
+
+def test_gap_of_4px_is_joined():
+    lines = mask_to_lines(draw(((20, 100), (96, 100)), ((100, 100), (180, 100))))
+    assert len(lines) == 1
+    assert polyline_length(lines[0][1]) == pytest.approx(160, abs=5)
+
+
+def test_gap_of_15px_is_not_joined():
+    lines = mask_to_lines(draw(((20, 100), (90, 100)), ((105, 100), (180, 100))))
+    assert len(lines) == 2
+
+
+def test_short_spur_is_pruned():
+    lines = mask_to_lines(draw(((20, 100), (180, 100)), ((100, 100), (104, 94))))
+    assert len(lines) == 1
+
+
+def test_truth_branches_of_a_mask():
+    mask = draw(((10, 100), (190, 100)), ((100, 10), (100, 190)), ((20, 20), (60, 20)))
+    assert len(mask_to_skeleton_branches(mask)) == 3

@@ -1,0 +1,139 @@
+"""The generator: backgrounds, microstructures, rendering, label files, reproducibility."""
+
+import filecmp
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from disloctem import CLASSES
+from disloctem.geometry import spline_through
+from disloctem.io import read_labelme_lines
+from disloctem.synth.backgrounds import PerlinParams, fractal_perlin, render_perlin_background
+from disloctem.synth.dataset import DatasetParams, write_dataset
+from disloctem.synth.microstructure import (MicrostructureParams, pileup_positions,
+                                            sample_microstructure, sample_pileup)
+from disloctem.synth.render import RenderParams, rasterise_labels, render_image
+
+
+def test_fractal_perlin_is_standardised_and_smooth(rng):
+    noise = fractal_perlin((128, 128), rng, base_cells=4, octaves=3)
+    assert noise.mean() == pytest.approx(0, abs=1e-4) and noise.std() == pytest.approx(1, rel=1e-3)
+    # neighbouring pixels are strongly correlated (not white noise)
+    assert np.corrcoef(noise[:, :-1].ravel(), noise[:, 1:].ravel())[0, 1] > 0.9
+
+
+def test_perlin_background_is_seeded():
+    p = PerlinParams(size=64)
+    a = render_perlin_background(p, np.random.default_rng(5))
+    b = render_perlin_background(p, np.random.default_rng(5))
+    c = render_perlin_background(p, np.random.default_rng(6))
+    assert a.dtype == np.float32 and a.min() >= 0 and a.max() <= 1
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_uniform_pileup_spacing_is_equal():
+    pos = pileup_positions(5, 10.0, "uniform")
+    assert np.allclose(np.diff(pos), 10.0)
+
+
+def test_efn_pileup_crowds_towards_the_leader():
+    pos = pileup_positions(8, 10.0, "efn")
+    gaps = np.diff(pos)
+    assert pos[0] == 0 and pos[-1] == pytest.approx(70.0)
+    assert (np.diff(gaps) > 0).all()  # spacing grows away from the leading dislocation
+
+
+def test_unknown_spacing_law_is_refused():
+    with pytest.raises(ValueError, match="spacing law"):
+        pileup_positions(3, 5.0, "random")
+
+
+def test_pileup_lines_span_the_band_and_have_k_points(rng):
+    p = MicrostructureParams(pileup_count=(6, 6), p_band_traces=1.0, k_support=7)
+    lines = sample_pileup(p, 512, 0, rng)
+    disl = [ln for ln in lines if ln.cls == "dislocation"]
+    traces = [ln for ln in lines if ln.cls == "slip_trace"]
+    assert len(disl) == 6 and len(traces) == 2
+    assert all(ln.support.shape == (7, 2) and ln.pileup == 0 for ln in disl)
+
+
+def test_microstructure_is_seeded():
+    p = MicrostructureParams()
+    a = sample_microstructure(p, 256, np.random.default_rng(3))
+    b = sample_microstructure(p, 256, np.random.default_rng(3))
+    assert len(a) == len(b) and all(np.array_equal(x.support, y.support) for x, y in zip(a, b))
+
+
+def test_rendered_lines_are_dark_where_the_mask_is(rng):
+    p = MicrostructureParams(pileups=(1, 1), free_dislocations=(2, 2), p_bright=0.0,
+                             contrast=(0.5, 0.6), p_band_traces=0.0, extra_slip_traces=(0, 0),
+                             p_grain_boundary=0.0)
+    lines = sample_microstructure(p, 256, rng)
+    bg = np.full((256, 256), 0.6, np.float32)
+    render = RenderParams(noise=(0.0, 0.001), specks=(0, 0), blobs=(0, 0), p_break=0.0, gamma=(1, 1))
+    img = render_image(bg, lines, render, rng)
+    masks, instances = rasterise_labels(lines, img.shape, 3)
+    on = masks[CLASSES.index("dislocation")] > 0
+    assert img[on].mean() < img[~on].mean() - 20
+    assert instances.max() == len(lines) and instances.dtype == np.uint16
+
+
+def test_label_masks_follow_the_spline(rng):
+    lines = sample_microstructure(MicrostructureParams(), 256, rng)
+    masks, _ = rasterise_labels(lines, (256, 256), 3)
+    for ln in lines:
+        dense = spline_through(ln.support)
+        inside = (dense[:, 0] >= 1) & (dense[:, 0] < 255) & (dense[:, 1] >= 1) & (dense[:, 1] < 255)
+        ij = np.round(dense[inside]).astype(int)
+        assert masks[CLASSES.index(ln.cls)][ij[:, 1], ij[:, 0]].all()
+
+
+def test_dataset_files_and_labels_agree(tiny_dataset):
+    stems = json.loads((tiny_dataset / "splits.json").read_text())
+    assert len(stems["train"]) == 4 and len(stems["val"]) == 2
+    records = [json.loads(line) for line in (tiny_dataset / "splines.jsonl").read_text().splitlines()]
+    coco = json.loads((tiny_dataset / "coco.json").read_text())
+    assert len(records) == 6 and len(coco["images"]) == 6
+    assert [c["name"] for c in coco["categories"]] == list(CLASSES)
+    for rec in records:
+        stem = rec["image"]
+        img = cv2.imread(str(tiny_dataset / "images" / f"{stem}.png"), cv2.IMREAD_UNCHANGED)
+        inst = cv2.imread(str(tiny_dataset / "instances" / f"{stem}.png"), cv2.IMREAD_UNCHANGED)
+        assert img.shape == (128, 128) and img.dtype == np.uint8 and inst.dtype == np.uint16
+        assert all(len(ln["points"]) == 8 for ln in rec["lines"])
+        labelme, size = read_labelme_lines(tiny_dataset / "labelme" / f"{stem}.json")
+        assert size == (128, 128)
+        for ln in labelme:
+            assert (ln.points >= 0).all() and (ln.points <= 127).all()
+        for cls in CLASSES:
+            m = cv2.imread(str(tiny_dataset / "masks" / cls / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
+            assert set(np.unique(m)) <= {0, 255}
+            # every labelme line of a class lies on that class's mask
+            for ln in (x for x in labelme if x.cls == cls):
+                ij = np.round(ln.points).astype(int)
+                assert m[ij[:, 1], ij[:, 0]].mean() > 0.95 * 255
+    for ann in coco["annotations"]:
+        assert ann["bbox"][2] >= 0 and ann["area"] > 0 and len(ann["spline_support"]) == 8
+    params = json.loads((tiny_dataset / "params.json").read_text())
+    assert params["seed"] == 3 and "microstructure" in params and "render" in params
+
+
+def test_same_seed_gives_byte_identical_dataset(tiny_dataset, tmp_path):
+    write_dataset(DatasetParams("tiny", size=128, n_train=4, n_val=2, seed=3),
+                  tiny_dataset.parent / "bg", tmp_path / "again")
+    cmp = filecmp.dircmp(tiny_dataset, tmp_path / "again")
+    files = [p.relative_to(tiny_dataset) for p in tiny_dataset.rglob("*") if p.is_file()]
+    assert len(files) > 30
+    for rel in files:
+        assert (tiny_dataset / rel).read_bytes() == (tmp_path / "again" / rel).read_bytes(), rel
+    assert not cmp.left_only and not cmp.right_only
+
+
+def test_other_seed_gives_other_images(tiny_dataset, tmp_path):
+    write_dataset(DatasetParams("tiny", size=128, n_train=4, n_val=2, seed=4),
+                  tiny_dataset.parent / "bg", tmp_path / "other")
+    a = (tiny_dataset / "images" / "img_00000.png").read_bytes()
+    b = (tmp_path / "other" / "images" / "img_00000.png").read_bytes()
+    assert a != b

@@ -1,0 +1,66 @@
+"""U-Net: construction, a short training that resumes, inference on odd sizes."""
+
+import csv
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from disloctem.models.common import Progress, predict_tiled
+from disloctem.models.unet import UNetConfig, build_unet, load_unet, predict_probabilities, train_unet
+
+TINY = dict(decoder_channels=(32, 16, 16, 8, 8), batch_size=2, crop=64, steps_per_epoch=2, device="cpu")
+
+
+def test_unet_maps_one_channel_to_one_logit_per_class():
+    model = build_unet(UNetConfig(**TINY)).eval()
+    with torch.no_grad():
+        out = model(torch.zeros(1, 1, 64, 96))
+    assert out.shape == (1, 3, 64, 96)
+
+
+def test_progress_schedule_reaches_the_end_by_steps_or_time():
+    p = Progress(max_steps=100, time_budget_s=60)
+    p.step, p.elapsed_s = 10, 30
+    assert p.fraction() == 0.5 and not p.done()
+    p.elapsed_s = 61
+    assert p.done()
+    assert Progress(10, None, step=10).done()
+
+
+def test_training_writes_history_and_resumes(tiny_dataset, tmp_path, caplog):
+    out = tmp_path / "model"
+    train_unet(tiny_dataset, out, UNetConfig(epochs=1, **TINY))
+    assert (out / "model.pt").exists() and (out / "checkpoint.pt").exists()
+    with caplog.at_level(logging.INFO):
+        train_unet(tiny_dataset, out, UNetConfig(epochs=2, **TINY))
+    assert "resuming from" in caplog.text and "epoch 1" in caplog.text
+    rows = list(csv.DictReader(open(out / "history.csv")))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert rows[-1]["step"] == "4"
+    model, cfg, dev = load_unet(out / "model.pt", "cpu")
+    probs = predict_probabilities(model, np.random.default_rng(0).random((70, 45), np.float32), dev)
+    assert probs.shape == (3, 70, 45) and 0 <= probs.min() and probs.max() <= 1
+
+
+def test_tiled_prediction_covers_large_images():
+    def fn(x):
+        return np.stack([x, -x])
+
+    img = np.random.default_rng(0).random((300, 260)).astype(np.float32)
+    out = predict_tiled(fn, img, tile=128, overlap=16)
+    assert out.shape == (2, 300, 260)
+    assert np.allclose(out[0], img)
+
+
+@pytest.mark.parametrize("shape", [(33, 33), (64, 100)])
+def test_padding_to_multiple_of_32(shape):
+    seen = []
+
+    def fn(x):
+        seen.append(x.shape)
+        return x[None]
+
+    out = predict_tiled(fn, np.zeros(shape, np.float32))
+    assert out.shape == (1, *shape) and all(s % 32 == 0 for s in seen[0])

@@ -1,0 +1,146 @@
+"""The Snakemake workflow: lint, dry-runs, config errors, and a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ..conftest import REAL_TEM, REPO
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def snakemake(*args: str, cwd: Path = REPO, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def in_workdir(tmp: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run the repository's workflow with ``tmp`` as working directory (results land there)."""
+    return snakemake("-s", str(REPO / "Snakefile"), "-d", str(tmp), *args, timeout=timeout)
+
+
+def real_sets_option() -> list[str]:
+    sets = {n: str(REAL_TEM / n) for n in ("legros_dev", "tanaka_2um") if (REAL_TEM / n / "images").is_dir()}
+    if not sets:
+        return []
+    return ["--config", "real_datasets={" + ", ".join(f"{k}: {v}" for k, v in sets.items()) + "}"]
+
+
+def test_lint_is_clean():
+    res = snakemake("--lint")
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_dry_run_of_the_default_config_plans_every_stage():
+    res = snakemake("-n", "--quiet", "rules")
+    assert res.returncode == 0, res.stderr
+    for rule in ["render_backgrounds", "generate_dataset", "train_unet", "predict_unet",
+                 "evaluate_predictions", "summarize_evaluation", "build_report"]:
+        assert rule in res.stdout + res.stderr
+
+
+def test_dry_run_with_real_sets_evaluates_each(tmp_path):
+    opt = real_sets_option()
+    if not opt:
+        pytest.skip(f"real data not found at {REAL_TEM}")
+    res = in_workdir(tmp_path, "-n", *opt)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout + res.stderr
+    for s in ("legros_dev", "tanaka_2um", "heldout"):
+        assert f"results/evaluation/{s}/unet/perlin.json" in out
+
+
+def test_single_ablation_target_plans_only_its_chain(tmp_path):
+    res = in_workdir(tmp_path, "-n", "results/evaluation/heldout/unet/perlin.json")
+    assert res.returncode == 0, res.stderr
+    out = res.stdout + res.stderr
+    assert "train_unet" in out and "build_report" not in out
+
+
+@pytest.mark.parametrize("override, message", [
+    ("device=gpu", "config error: device: 'gpu' is not one of"),
+    ("real_datasets={x: /nonexistent}", "config error: real_datasets.x: /nonexistent: real set 'x' has no images/ folder"),
+])
+def test_bad_config_stops_with_one_line(tmp_path, override, message):
+    res = in_workdir(tmp_path, "-n", "--config", override)
+    assert res.returncode != 0
+    lines = [ln for ln in res.stderr.splitlines() if "config error" in ln]
+    assert len(lines) == 1 and lines[0].startswith(message), res.stderr
+    assert "Traceback" not in res.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("run")
+    res = in_workdir(work, "--cores", "2", "--configfile", str(REPO / "config" / "test.yaml"),
+                     *real_sets_option(), "results/report.html", timeout=1500)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]
+    return work
+
+
+@pytest.mark.slow
+def test_end_to_end_artifacts(tiny_run):
+    r = tiny_run / "results"
+    ds = r / "synthetic" / "perlin"
+    assert len(list((ds / "images").glob("*.png"))) == 10
+    for f in ["splines.jsonl", "coco.json", "params.json", "splits.json"]:
+        assert (ds / f).is_file()
+    model_dir = r / "models" / "unet" / "perlin"
+    assert (model_dir / "model.pt").is_file()
+    history = list(csv.DictReader(open(model_dir / "history.csv")))
+    assert len(history) == 2 and float(history[-1]["val_loss"]) > 0
+    heldout_preds = sorted((r / "predictions" / "heldout" / "unet" / "perlin").glob("*.json"))
+    assert [p.stem for p in heldout_preds] == ["img_00008", "img_00009"]
+    doc = json.loads(heldout_preds[0].read_text())
+    assert doc["imageHeight"] == 128 and all(s["shape_type"] == "linestrip" for s in doc["shapes"])
+    for rule in ["train_unet", "generate_dataset", "build_report"]:
+        assert any((tiny_run / "logs" / rule).rglob("*.log"))
+        assert any((tiny_run / "benchmarks" / rule).rglob("*.tsv"))
+
+
+@pytest.mark.slow
+def test_end_to_end_summary_and_report(tiny_run):
+    rows = list(csv.DictReader(open(tiny_run / "results" / "evaluation" / "summary.csv")))
+    sets = {r["set"] for r in rows}
+    assert "heldout" in sets
+    for r in rows:
+        for key in ["line_f1", "line_precision", "line_recall", "cl_f1", "cl_precision", "cl_recall"]:
+            assert 0.0 <= float(r[key]) <= 1.0
+        assert int(r["n_true"]) >= 0 and int(r["n_pred"]) >= 0
+    report = (tiny_run / "results" / "report.html").read_text()
+    for heading in ["Real data", "Metrics", "Predicted lines", "Training", "Synthetic data",
+                    "Configuration", "Run time and memory"]:
+        assert f">{heading}</h2>" in report
+    assert len(re.findall(r'<img src="data:image/png;base64,', report)) >= 5
+    if real_sets_option():
+        assert {"legros_dev", "tanaka_2um"} <= sets
+        legros = [r for r in rows if r["set"] == "legros_dev" and r["class"] == "dislocation"]
+        assert legros and int(legros[0]["n_true"]) == 3
+        assert "predicted on legros_dev" in report
+    else:
+        assert "No real images were found" in report
+
+
+@pytest.mark.slow
+def test_rerun_is_a_no_op(tiny_run):
+    res = in_workdir(tiny_run, "-n", "--configfile", str(REPO / "config" / "test.yaml"),
+                     *real_sets_option(), "results/report.html")
+    assert res.returncode == 0
+    assert "Nothing to be done" in res.stdout + res.stderr
+
+
+@pytest.mark.slow
+def test_fresh_clone_without_real_data_reports_it(tmp_path):
+    res = in_workdir(tmp_path, "--cores", "2", "--configfile", str(REPO / "config" / "test.yaml"),
+                     "results/report.html", timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    report = (tmp_path / "results" / "report.html").read_text()
+    assert "No real images were found" in report
+    rows = list(csv.DictReader(open(tmp_path / "results" / "evaluation" / "summary.csv")))
+    assert {r["set"] for r in rows} == {"heldout"}
