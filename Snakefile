@@ -8,7 +8,14 @@ from snakemake.utils import min_version
 # the library comes from this checkout (rule scripts do the same, also in --sdm conda envs)
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from disloctem.config import ConfigError, discover_real_sets, validate_config
+from disloctem.config import (
+    ConfigError,
+    background_sources,
+    check_training_sets,
+    discover_real_sets,
+    scan_training_sets,
+    validate_config,
+)
 
 min_version("9.0")
 
@@ -19,6 +26,8 @@ configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
 try:
     validate_config(config, workflow.source_path("workflow/schemas/config.schema.yaml"))
     REAL_SETS = discover_real_sets(config["real_root"], config.get("real_datasets"))
+    TRAINING_SETS = scan_training_sets(config.get("training_sets"))
+    check_training_sets(config.get("training_sets"), REAL_SETS)
 except ConfigError as exc:
     sys.exit(f"config error: {exc}")
 

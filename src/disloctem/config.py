@@ -40,10 +40,26 @@ def validate_config(config: dict, schema_path: str | Path) -> None:
 
 def check_references(config: dict) -> None:
     """Cross-references the schema cannot express: names that must exist or must not clash."""
+    training_sets = config.get("training_sets") or {}
     for name, ds in config["datasets"].items():
         bg = ds["background"]
         if bg not in config["backgrounds"]:
             raise ConfigError(f"datasets.{name}.background: {bg!r} is not a key of backgrounds")
+        for src in ds.get("templates_from", []):
+            if src not in training_sets:
+                raise ConfigError(f"datasets.{name}.templates_from: {src!r} is not a key of training_sets")
+    for name, bg in config["backgrounds"].items():
+        if bg["kind"] != "real_patches":
+            if bg.get("sources"):
+                raise ConfigError(f"backgrounds.{name}: sources are only used by kind real_patches")
+            continue
+        sources = background_sources(config, name)
+        if not sources:
+            raise ConfigError(f"backgrounds.{name}: kind real_patches needs a real set under training_sets "
+                              f"(none is named; a set used for patches must not be evaluated)")
+        for src in sources:
+            if src not in training_sets:
+                raise ConfigError(f"backgrounds.{name}.sources: {src!r} is not a key of training_sets")
     for method, spec in config["methods"].items():
         for ds in spec["datasets"]:
             if ds not in config["datasets"]:
@@ -51,6 +67,14 @@ def check_references(config: dict) -> None:
     for name in config.get("real_datasets") or {}:
         if name in RESERVED_SET_NAMES:
             raise ConfigError(f"real_datasets.{name}: the name {name!r} is reserved for the held-out synthetic split")
+
+
+def background_sources(config: dict, background: str) -> list[str]:
+    """Training sets a ``real_patches`` background cuts from: its ``sources``, else all of them."""
+    bg = config["backgrounds"][background]
+    if bg["kind"] != "real_patches":
+        return []
+    return list(bg.get("sources") or (config.get("training_sets") or {}))
 
 
 def discover_real_sets(root: str | Path, extra: dict[str, str] | None) -> dict[str, RealSet]:
@@ -69,6 +93,31 @@ def discover_real_sets(root: str | Path, extra: dict[str, str] | None) -> dict[s
         except InputError as exc:
             raise ConfigError(f"real_datasets.{name}: {exc}") from exc
     return {k: v for k, v in sets.items() if v.images}
+
+
+def scan_training_sets(training_sets: dict[str, str] | None) -> dict[str, RealSet]:
+    """The real sets named under ``training_sets``; a folder that is not a set raises
+    :class:`ConfigError`."""
+    out = {}
+    for name, path in (training_sets or {}).items():
+        try:
+            out[name] = scan_real_set(name, path)
+        except InputError as exc:
+            raise ConfigError(f"training_sets.{name}: {exc}") from exc
+    return out
+
+
+def check_training_sets(training_sets: dict[str, str] | None, real_sets: dict[str, RealSet]) -> None:
+    """Refuse a training set that is also an evaluation set (same name or same folder): its
+    patches or line shapes would leak into the evaluation."""
+    for name, path in (training_sets or {}).items():
+        folder = Path(path).resolve()
+        for rs in real_sets.values():
+            if name == rs.name or folder == rs.root.resolve():
+                raise ConfigError(
+                    f"training_sets.{name}: {path} is also the evaluation set {rs.name!r}; a set used "
+                    f"for patches or templates must not be evaluated in the same run (move it out of "
+                    f"real_root / real_datasets)")
 
 
 def _coerce(tp: Any, value: Any) -> Any:

@@ -16,10 +16,16 @@ Array = np.ndarray
 
 def probabilities_to_lines(probs: Array, classes: tuple[str, ...], params: PostprocessParams
                            ) -> tuple[list[AnnotatedLine], list[float]]:
-    """Lines of every class from (C, H, W) probabilities, each with its mean probability as score."""
+    """Lines of every class from (C, H, W) probabilities, each with its mean probability as score.
+
+    A pixel above the threshold in several classes goes to the most probable one only, so a line
+    is not reported twice with two classes; where this cuts a line at a crossing, gap bridging in
+    the post-processing joins it again.
+    """
     lines, scores = [], []
+    winner = probs.argmax(axis=0)
     for c, cls in enumerate(classes):
-        for _, dense in mask_to_lines(probs[c] > params.threshold, params):
+        for _, dense in mask_to_lines((probs[c] > params.threshold) & (winner == c), params):
             ij = np.clip(np.round(dense[:, ::-1]).astype(int), 0, np.array(probs.shape[1:]) - 1)
             lines.append(AnnotatedLine(cls, dense))
             scores.append(float(probs[c][ij[:, 0], ij[:, 1]].mean()))

@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from disloctem.config import ConfigError, dataclass_from_dict, discover_real_sets, validate_config
+from disloctem.config import (ConfigError, check_training_sets, dataclass_from_dict,
+                              discover_real_sets, validate_config)
 from disloctem.synth.microstructure import MicrostructureParams
 
 from ..conftest import REPO
@@ -16,9 +17,33 @@ def load(name):
     return yaml.safe_load((REPO / "config" / name).read_text())
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "test.yaml"])
+def merged(base: dict, overlay: dict) -> dict:
+    """Snakemake's merge of a --configfile over the default config (nested dicts updated)."""
+    out = copy.deepcopy(base)
+    for k, v in overlay.items():
+        out[k] = merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "paper.yaml"])
 def test_shipped_configs_validate(name):
-    validate_config(load(name), SCHEMA)
+    validate_config(merged(load("config.yaml"), load(name)), SCHEMA)
+
+
+def test_realbg_overlay_needs_a_training_set():
+    cfg = merged(load("config.yaml"), load("realbg.yaml"))
+    expect_error(cfg, "backgrounds.realbg: kind real_patches needs a real set under training_sets")
+    cfg["training_sets"] = {"some_video": "/data/some_video"}
+    validate_config(cfg, SCHEMA)
+
+
+def test_training_set_must_not_be_evaluated(tmp_path):
+    (tmp_path / "v" / "images").mkdir(parents=True)
+    (tmp_path / "v" / "images" / "a.png").write_bytes(b"")
+    sets = discover_real_sets(tmp_path / "nowhere", {"v": str(tmp_path / "v")})
+    with pytest.raises(ConfigError, match="training_sets.w: .* is also the evaluation set 'v'"):
+        check_training_sets({"w": str(tmp_path / "v")}, sets)
+    check_training_sets({"w": str(tmp_path / "elsewhere")}, sets)
 
 
 def expect_error(cfg, pattern):

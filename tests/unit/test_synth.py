@@ -137,3 +137,18 @@ def test_other_seed_gives_other_images(tiny_dataset, tmp_path):
     a = (tiny_dataset / "images" / "img_00000.png").read_bytes()
     b = (tmp_path / "other" / "images" / "img_00000.png").read_bytes()
     assert a != b
+
+
+def test_parallel_writer_gives_the_same_bytes(tiny_dataset, tmp_path):
+    write_dataset(DatasetParams("tiny", size=128, n_train=4, n_val=2, seed=3),
+                  tiny_dataset.parent / "bg", tmp_path / "par", workers=2, block=2)
+    for rel in [p.relative_to(tiny_dataset) for p in tiny_dataset.rglob("*") if p.is_file()]:
+        assert (tiny_dataset / rel).read_bytes() == (tmp_path / "par" / rel).read_bytes(), rel
+
+
+def test_bend_contours_darken_without_labels(rng):
+    from disloctem.synth.render import add_bend_contours
+
+    img = np.full((128, 128), 0.6, np.float32)
+    add_bend_contours(img, RenderParams(bend_contours=(2, 2), bend_strength=(0.4, 0.4)), rng)
+    assert img.min() < 0.45 and img.max() <= 0.6 + 1e-6

@@ -10,6 +10,7 @@ wildcard_constraints:
     background="|".join(config["backgrounds"]),
     evalset="|".join(EVAL_SETS),
     method="|".join(METHODS),
+    training_set="|".join(TRAINING_SETS) or "(?!)",
 
 
 def trained_pairs():

@@ -7,4 +7,4 @@ from disloctem.runlog import rule_logging
 from disloctem.synth.backgrounds import write_backgrounds
 
 with rule_logging(snakemake.log[0]):  # noqa: F821
-    write_backgrounds(snakemake.params.spec, snakemake.output[0])  # noqa: F821
+    write_backgrounds(snakemake.params.spec, snakemake.output[0], list(snakemake.input))  # noqa: F821

@@ -115,21 +115,34 @@ def render_perlin_background(params: PerlinParams, rng: np.random.Generator) -> 
     return np.clip(img, 0.0, 1.0).astype(np.float32)
 
 
-def write_backgrounds(spec: dict, out_dir: str | Path) -> None:
+def write_backgrounds(spec: dict, out_dir: str | Path, patch_dirs: list[str | Path] = ()) -> None:
     """Render ``spec["count"]`` backgrounds as 16-bit PNGs plus ``params.json``.
 
-    Background ``i`` is drawn from ``default_rng([seed, i])``.
+    ``kind: perlin`` renders fractal Perlin noise; ``kind: real_patches`` composes mosaics of the
+    patches found in ``patch_dirs`` (see :mod:`disloctem.synth.patches`) under the same random
+    illumination. Background ``i`` is drawn from ``default_rng([seed, i])``.
     """
     from ..config import dataclass_from_dict
+    from .patches import compose_mosaic, load_patches
 
-    if spec["kind"] != "perlin":
+    common = ("kind", "count", "seed", "sources", "overlap")
+    params = dataclass_from_dict(PerlinParams, {k: v for k, v in spec.items() if k not in common})
+    if spec["kind"] == "real_patches":
+        patches = load_patches(patch_dirs)
+    elif spec["kind"] != "perlin":
         raise ValueError(f"unknown background kind {spec['kind']!r}")
-    params = dataclass_from_dict(PerlinParams, {k: v for k, v in spec.items() if k not in ("kind", "count", "seed")})
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for i in range(spec["count"]):
-        img = render_perlin_background(params, np.random.default_rng([spec["seed"], i]))
+        rng = np.random.default_rng([spec["seed"], i])
+        if spec["kind"] == "perlin":
+            img = render_perlin_background(params, rng)
+        else:
+            img = compose_mosaic(patches, params.size, rng, spec.get("overlap"))
+            img = np.clip(img * illumination(img.shape, rng, params.gradient, params.vignette), 0, 1)
         cv2.imwrite(str(out / f"bg_{i:05d}.png"), np.round(img * 65535).astype(np.uint16),
                     [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    (out / "params.json").write_text(json.dumps({"kind": spec["kind"], "count": spec["count"],
-                                                 "seed": spec["seed"], **params.to_dict()}, indent=1))
+    meta = {"kind": spec["kind"], "count": spec["count"], "seed": spec["seed"], **params.to_dict()}
+    if spec["kind"] == "real_patches":
+        meta |= {"sources": spec.get("sources", []), "n_patches": len(patches), "overlap": spec.get("overlap")}
+    (out / "params.json").write_text(json.dumps(meta, indent=1))

@@ -18,6 +18,8 @@ how many others are made or in which order: the same config gives byte-identical
 from __future__ import annotations
 
 import json
+import multiprocessing
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,12 +58,18 @@ class DatasetParams:
         }
 
 
-def dataset_params_from_config(name: str, spec: dict) -> DatasetParams:
-    """DatasetParams from a ``datasets.<name>`` config section."""
+def dataset_params_from_config(name: str, spec: dict, template_files: list[str | Path] = ()) -> DatasetParams:
+    """DatasetParams from a ``datasets.<name>`` config section, with the line templates of the
+    given files (``p_template`` defaults to 0.5 when templates are given)."""
     from ..config import dataclass_from_dict
+    from .templates import load_templates
 
-    values = {k: v for k, v in spec.items() if k != "background"}
-    return dataclass_from_dict(DatasetParams, {"name": name, **values})
+    values = {k: v for k, v in spec.items() if k not in ("background", "templates_from")}
+    micro = dict(values.pop("microstructure", {}))
+    if template_files:
+        micro["templates"] = load_templates(template_files)
+        micro.setdefault("p_template", 0.5)
+    return dataclass_from_dict(DatasetParams, {"name": name, "microstructure": micro, **values})
 
 
 def load_backgrounds(folder: str | Path) -> list[Array]:
@@ -111,48 +119,65 @@ def band_polygon(points: Array, width: float) -> Array:
     return np.vstack([pts + normal, (pts - normal)[::-1]])
 
 
-class CocoWriter:
-    """Accumulates COCO images and annotations one image at a time."""
+def coco_annotations(lines: list[Line], visible: list[AnnotatedLine], groups: list[int], size: int,
+                     label_width: int) -> list[dict]:
+    """COCO annotations (without ``id``/``image_id``) of one image: one per line, its visible
+    runs as polygons of the label-width band."""
+    by_line: dict[int, list[Array]] = {}
+    for vis, g in zip(visible, groups):
+        by_line.setdefault(g, []).append(vis.points)
+    out = []
+    for g, runs in by_line.items():
+        polys = [np.clip(band_polygon(r, label_width), 0, size - 1) for r in runs]
+        allpts = np.vstack(polys)
+        x0, y0 = allpts.min(axis=0)
+        x1, y1 = allpts.max(axis=0)
+        length = sum(float(np.linalg.norm(np.diff(r, axis=0), axis=1).sum()) for r in runs)
+        line = lines[g - 1]
+        out.append({
+            "category_id": CLASSES.index(line.cls) + 1,
+            "segmentation": [np.round(p, 2).ravel().tolist() for p in polys],
+            "area": round(length * label_width, 2),
+            "bbox": [round(float(x0), 2), round(float(y0), 2), round(float(x1 - x0), 2), round(float(y1 - y0), 2)],
+            "iscrowd": 0,
+            "spline_support": np.round(line.support, 3).tolist(),
+            "line_id": g,
+        })
+    return out
 
-    def __init__(self, label_width: int):
-        self.label_width = label_width
-        self.images: list[dict] = []
-        self.annotations: list[dict] = []
 
-    def add(self, file_name: str, size: int, lines: list[Line], visible: list[AnnotatedLine],
-            groups: list[int]) -> None:
-        image_id = len(self.images) + 1
-        self.images.append({"id": image_id, "file_name": file_name, "height": size, "width": size})
-        by_line: dict[int, list[Array]] = {}
-        for vis, g in zip(visible, groups):
-            by_line.setdefault(g, []).append(vis.points)
-        for g, runs in by_line.items():
-            polys = [np.clip(band_polygon(r, self.label_width), 0, size - 1) for r in runs]
-            allpts = np.vstack(polys)
-            x0, y0 = allpts.min(axis=0)
-            x1, y1 = allpts.max(axis=0)
-            length = sum(float(np.linalg.norm(np.diff(r, axis=0), axis=1).sum()) for r in runs)
-            line = lines[g - 1]
-            self.annotations.append({
-                "id": len(self.annotations) + 1,
-                "image_id": image_id,
-                "category_id": CLASSES.index(line.cls) + 1,
-                "segmentation": [np.round(p, 2).ravel().tolist() for p in polys],
-                "area": round(length * self.label_width, 2),
-                "bbox": [round(float(x0), 2), round(float(y0), 2),
-                         round(float(x1 - x0), 2), round(float(y1 - y0), 2)],
-                "iscrowd": 0,
-                "spline_support": np.round(line.support, 3).tolist(),
-                "line_id": g,
-            })
+class CocoStream:
+    """Writes ``coco.json`` without holding the dataset in memory: images and annotations are
+    appended to two temporary files and joined at the end."""
 
-    def document(self) -> dict:
-        return {
-            "info": {"description": "disloctem synthetic dislocation dataset"},
-            "images": self.images,
-            "annotations": self.annotations,
-            "categories": [{"id": i + 1, "name": c, "supercategory": "line"} for i, c in enumerate(CLASSES)],
-        }
+    def __init__(self, path: Path):
+        self.path = path
+        self._images = open(path.with_suffix(".images.tmp"), "w+")
+        self._anns = open(path.with_suffix(".annotations.tmp"), "w+")
+        self.n_images = 0
+        self.n_anns = 0
+
+    def add(self, file_name: str, size: int, annotations: list[dict]) -> None:
+        self.n_images += 1
+        sep = "," if self.n_images > 1 else ""
+        self._images.write(sep + json.dumps({"id": self.n_images, "file_name": file_name,
+                                             "height": size, "width": size}))
+        for ann in annotations:
+            self.n_anns += 1
+            sep = "," if self.n_anns > 1 else ""
+            self._anns.write(sep + json.dumps({"id": self.n_anns, "image_id": self.n_images, **ann}))
+
+    def close(self) -> None:
+        categories = [{"id": i + 1, "name": c, "supercategory": "line"} for i, c in enumerate(CLASSES)]
+        with open(self.path, "w") as out:
+            out.write('{"info": {"description": "disloctem synthetic dislocation dataset"}, "images": [')
+            for part, tail in ((self._images, '], "annotations": ['), (self._anns, "], ")):
+                part.seek(0)
+                shutil.copyfileobj(part, out)
+                out.write(tail)
+                part.close()
+                Path(part.name).unlink()
+            out.write(f'"categories": {json.dumps(categories)}}}')
 
 
 def image_stem(index: int) -> str:
@@ -167,35 +192,69 @@ def render_sample(params: DatasetParams, index: int, pool: list[Array]) -> tuple
     return render_image(background, lines, params.render, rng), lines
 
 
-def write_dataset(params: DatasetParams, background_dir: str | Path, out_dir: str | Path) -> None:
-    """Render and write every image and label of a dataset (see the module docstring)."""
+def write_sample(params: DatasetParams, index: int, pool: list[Array], out: Path) -> tuple[str, str, list[dict]]:
+    """Render image ``index``, write its image, masks, instances and Labelme file, and return its
+    stem, ``splines.jsonl`` line and COCO annotations (written by the caller, in index order)."""
+    stem = image_stem(index)
+    size = params.size
+    image, lines = render_sample(params, index, pool)
+    masks, instances = rasterise_labels(lines, image.shape, params.render.label_width)
+    cv2.imwrite(str(out / "images" / f"{stem}.png"), image, PNG_FAST)
+    cv2.imwrite(str(out / "instances" / f"{stem}.png"), instances, PNG_FAST)
+    for c, cls in enumerate(CLASSES):
+        cv2.imwrite(str(out / "masks" / cls / f"{stem}.png"), masks[c], PNG_FAST)
+    visible, groups = labelme_lines(lines, size)
+    write_json(out / "labelme" / f"{stem}.json", labelme_document(visible, f"../images/{stem}.png", size, size, groups))
+    record = {"image": stem, "height": size, "width": size,
+              "lines": [ln.to_record(j) for j, ln in enumerate(lines, start=1)]}
+    return stem, json.dumps(record), coco_annotations(lines, visible, groups, size, params.render.label_width)
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(params: DatasetParams, background_dir: str, out: str) -> None:
+    cv2.setNumThreads(1)
+    _WORKER.update(params=params, pool=load_backgrounds(background_dir), out=Path(out))
+
+
+def _write_block(indices: range) -> list[tuple[str, str, list[dict]]]:
+    return [write_sample(_WORKER["params"], i, _WORKER["pool"], _WORKER["out"]) for i in indices]
+
+
+def write_dataset(params: DatasetParams, background_dir: str | Path, out_dir: str | Path, workers: int = 1,
+                  block: int = 8) -> None:
+    """Render and write every image and label of a dataset (see the module docstring).
+
+    ``workers`` processes render blocks of ``block`` images in parallel; the files do not depend
+    on the number of workers, and memory does not grow with the dataset size.
+    """
     out = Path(out_dir)
     for sub in ["images", "instances", "labelme", *[f"masks/{c}" for c in CLASSES]]:
         (out / sub).mkdir(parents=True, exist_ok=True)
-    pool = load_backgrounds(background_dir)
-    coco = CocoWriter(params.render.label_width)
     n = params.n_train + params.n_val
-    size = params.size
+    blocks = [range(i, min(i + block, n)) for i in range(0, n, block)]
+    coco = CocoStream(out / "coco.json")
     with open(out / "splines.jsonl", "w") as jsonl:
-        for i in range(n):
-            stem = image_stem(i)
-            image, lines = render_sample(params, i, pool)
-            masks, instances = rasterise_labels(lines, image.shape, params.render.label_width)
-            cv2.imwrite(str(out / "images" / f"{stem}.png"), image, PNG_FAST)
-            cv2.imwrite(str(out / "instances" / f"{stem}.png"), instances, PNG_FAST)
-            for c, cls in enumerate(CLASSES):
-                cv2.imwrite(str(out / "masks" / cls / f"{stem}.png"), masks[c], PNG_FAST)
-            visible, groups = labelme_lines(lines, size)
-            write_json(out / "labelme" / f"{stem}.json",
-                       labelme_document(visible, f"../images/{stem}.png", size, size, groups))
-            coco.add(f"images/{stem}.png", size, lines, visible, groups)
-            record = {"image": stem, "height": size, "width": size,
-                      "lines": [ln.to_record(j) for j, ln in enumerate(lines, start=1)]}
-            jsonl.write(json.dumps(record) + "\n")
+        if workers > 1:
+            ctx = multiprocessing.get_context("fork")
+            with ctx.Pool(workers, _init_worker, (params, str(background_dir), str(out))) as mp:
+                results = mp.imap(_write_block, blocks)
+                _collect(results, jsonl, coco, params.size)
+        else:
+            _init_worker(params, str(background_dir), str(out))
+            _collect(map(_write_block, blocks), jsonl, coco, params.size)
+    coco.close()
     stems = [image_stem(i) for i in range(n)]
     write_json(out / "splits.json", {"train": stems[:params.n_train], "val": stems[params.n_train:]})
-    write_json(out / "coco.json", coco.document())
     write_json(out / "params.json", params.to_dict())
+
+
+def _collect(results, jsonl, coco: CocoStream, size: int) -> None:
+    for block in results:
+        for stem, record, annotations in block:
+            jsonl.write(record + "\n")
+            coco.add(f"images/{stem}.png", size, annotations)
 
 
 def read_splits(dataset_dir: str | Path) -> dict[str, list[str]]:

@@ -50,15 +50,15 @@ class MicrostructureParams:
     curvature: float = 0.25  # std of the polynomial coefficients, relative to the line length
     pileups: tuple[int, int] = (0, 3)
     pileup_count: tuple[int, int] = (3, 12)
-    pileup_spacing: Range = (6.0, 30.0)  # mean spacing along the slip direction, px
+    pileup_spacing: Range = (5.0, 30.0)  # mean spacing along the slip direction, px
     spacing_law: str = "mixed"  # uniform | efn | mixed
-    band_width: Range = (40.0, 220.0)  # slip-band width (distance between its two traces), px
+    band_width: Range = (30.0, 220.0)  # slip-band width (distance between its two traces), px
     bow: Range = (-0.35, 0.35)  # bowing of pile-up dislocations, relative to band width
     p_band_traces: float = 0.5  # probability that a pile-up's slip band shows its two traces
     extra_slip_traces: tuple[int, int] = (0, 2)
     p_grain_boundary: float = 0.25
-    width: Range = (1.5, 5.0)
-    contrast: Range = (0.15, 0.6)
+    width: Range = (1.0, 5.0)
+    contrast: Range = (0.08, 0.6)
     trace_contrast: Range = (0.05, 0.3)
     p_bright: float = 0.1
     templates: tuple[Array, ...] = field(default=(), repr=False)  # normalised real line shapes
@@ -176,11 +176,16 @@ def sample_pileup(p: MicrostructureParams, size: int, index: int, rng: np.random
     inclination = rng.uniform(-0.6, 0.6)  # dislocation line tilt inside the band (rad)
     bow = rng.uniform(*p.bow)
     s = np.linspace(0.0, 1.0, 48)
+    shape = 4 * s * (1 - s)  # parabolic bow, or the lateral profile of a real line
+    if p.templates and rng.random() < p.p_template:
+        tpl = p.templates[int(rng.integers(len(p.templates)))]
+        lateral = np.interp(s, np.linspace(0, 1, len(tpl)), tpl[:, 1])  # along its arc length
+        shape = lateral / max(float(np.abs(lateral).max()), 0.05)
     lines: list[Line] = []
     attrs = _line_attrs(p, rng, p.contrast)
     for x in positions:
         jitter_bow = bow * rng.uniform(0.7, 1.3) + rng.normal(0, 0.03)
-        along = x + np.tan(inclination) * (s - 0.5) * width + jitter_bow * width * 4 * s * (1 - s)
+        along = x + np.tan(inclination) * (s - 0.5) * width + jitter_bow * width * shape
         across = (s - 0.5) * width
         curve = head + np.outer(along, u) + np.outer(across, n)
         lines.append(Line(

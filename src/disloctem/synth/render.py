@@ -30,6 +30,10 @@ class RenderParams:
     blur: Range = (0.0, 1.0)  # global Gaussian blur sigma, px
     noise: Range = (0.005, 0.06)  # white noise std after rendering
     gamma: Range = (0.7, 1.4)
+    bend_contours: tuple[int, int] = (0, 2)  # broad dark bands (unlabelled distractors)
+    bend_width: Range = (6.0, 50.0)  # their 1/e half width, px
+    bend_strength: Range = (0.1, 0.45)
+    p_fringes: float = 0.1  # probability of thickness fringes along a foil edge (unlabelled)
     label_width: int = 3  # width of lines in the semantic and instance masks, px
 
     def to_dict(self) -> dict:
@@ -111,6 +115,36 @@ def add_grain_boundary_step(img: Array, line: Line, step: float) -> None:
     img += step * cv2.GaussianBlur(side.astype(np.float32), (0, 0), 1.5)
 
 
+def distance_to_curve(points: Array, shape: tuple[int, int]) -> Array:
+    """Euclidean distance (px, float32) of every pixel to a polyline."""
+    canvas = np.full(shape, 255, np.uint8)
+    draw_polyline(canvas, points, 0, 1, cv2.LINE_8)
+    return cv2.distanceTransform(canvas, cv2.DIST_L2, 5)
+
+
+def _long_curve(shape: tuple[int, int], rng: np.random.Generator) -> Array:
+    from .microstructure import random_polynomial_curve
+
+    h, w = shape
+    center = rng.uniform(0, 1, size=2) * np.array([w, h])
+    return random_polynomial_curve(center, 2.0 * max(h, w), rng.uniform(0, np.pi), 0.15, rng, n=128)
+
+
+def add_bend_contours(img: Array, params: RenderParams, rng: np.random.Generator) -> None:
+    """Broad, smooth dark bands as bend contours make them; not lines, not labelled. In place."""
+    for _ in range(int(rng.integers(params.bend_contours[0], params.bend_contours[1] + 1))):
+        d = distance_to_curve(_long_curve(img.shape, rng), img.shape)
+        width = rng.uniform(*params.bend_width)
+        img *= 1.0 - rng.uniform(*params.bend_strength) * np.exp(-((d / width) ** 2))
+
+
+def add_thickness_fringes(img: Array, rng: np.random.Generator) -> None:
+    """Decaying periodic fringes parallel to a curved foil edge; not labelled. In place."""
+    d = distance_to_curve(_long_curve(img.shape, rng), img.shape)
+    period, decay = rng.uniform(12.0, 40.0), rng.uniform(20.0, 120.0)
+    img *= 1.0 - rng.uniform(0.05, 0.2) * (0.5 + 0.5 * np.cos(2 * np.pi * d / period)) * np.exp(-d / decay)
+
+
 def add_distractors(img: Array, params: RenderParams, rng: np.random.Generator) -> None:
     """Dust specks and faint blobs: dark spots that are not lines (unlabelled), in place."""
     h, w = img.shape
@@ -133,6 +167,9 @@ def render_image(background: Array, lines: list[Line], params: RenderParams,
     for line in lines:
         if line.cls == "grain_boundary":
             add_grain_boundary_step(img, line, float(rng.choice([-1, 1]) * rng.uniform(*params.gb_step)))
+    add_bend_contours(img, params, rng)
+    if rng.random() < params.p_fringes:
+        add_thickness_fringes(img, rng)
     add_distractors(img, params, rng)
     dark, bright = draw_line_layer(lines, img.shape, params, rng)
     sigma = rng.uniform(*params.line_blur)

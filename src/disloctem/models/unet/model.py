@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import segmentation_models_pytorch as smp
 import torch
@@ -23,25 +23,19 @@ class UNetConfig:
     epochs: int = 20
     steps_per_epoch: int = 50
     time_budget_min: float | None = None  # stop (and anneal the LR) by this wall time
+    scale: tuple[float, float] = (0.6, 1.6)  # zoom range of training crops (augmentation)
     pos_weight: float = 3.0  # BCE weight of line pixels (lines are ~2 % of pixels)
     seed: int = 0
     device: str = "auto"
-    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["decoder_channels"] = list(self.decoder_channels)
-        d["classes"] = list(self.classes)
-        return d
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "UNetConfig":
-        d = dict(d)
-        if "decoder_channels" in d:
-            d["decoder_channels"] = tuple(d["decoder_channels"])
-        if "classes" in d:
-            d["classes"] = tuple(d["classes"])
-        return cls(**d)
+        from ...config import dataclass_from_dict
+
+        return dataclass_from_dict(cls, d)
 
 
 def build_unet(cfg: UNetConfig) -> torch.nn.Module:

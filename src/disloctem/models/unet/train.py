@@ -86,7 +86,7 @@ def train_unet(dataset_dir: str | Path, out_dir: str | Path, cfg: UNetConfig, th
     log.info("training U-Net on %s (%d train images) on %s with %d threads",
              dataset_dir, len(splits["train"]), device, threads)
     data = SegmentationCrops(dataset_dir, splits["train"], cfg.classes, cfg.crop,
-                             cfg.steps_per_epoch * cfg.batch_size, cfg.seed)
+                             cfg.steps_per_epoch * cfg.batch_size, cfg.seed, scale=cfg.scale)
     clock = Stopwatch(progress.elapsed_s)
     use_amp = device.type == "cuda"
     model.train()
