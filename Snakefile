@@ -34,7 +34,8 @@ except ConfigError as exc:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/synthetic.smk"
-include: "workflow/rules/unet.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/predict.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 

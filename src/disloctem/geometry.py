@@ -87,14 +87,6 @@ def clip_to_image(points: Array, width: int, height: int, min_points: int = 2) -
     """Split a dense polyline into the runs of consecutive points that lie inside the image."""
     pts = np.asarray(points, dtype=np.float64)
     inside = (pts[:, 0] >= 0) & (pts[:, 0] <= width - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= height - 1)
-    runs: list[Array] = []
-    start = None
-    for i, flag in enumerate(inside):
-        if flag and start is None:
-            start = i
-        elif not flag and start is not None:
-            runs.append(pts[start:i])
-            start = None
-    if start is not None:
-        runs.append(pts[start:])
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], inside, [False]]).astype(np.int8)))
+    runs = [pts[a:b] for a, b in zip(edges[::2], edges[1::2])]
     return [r for r in runs if len(r) >= min_points]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,36 +15,55 @@ log = logging.getLogger(__name__)
 Array = np.ndarray
 
 
+STRAIGHT_CLASSES = ("slip_trace", "grain_boundary")
+
+
+def is_straight(points: Array, tolerance: float) -> bool:
+    """True when no point lies farther from the chord than ``tolerance`` x chord length + 2 px."""
+    pts = np.asarray(points, dtype=np.float64)
+    chord = pts[-1] - pts[0]
+    length = float(np.linalg.norm(chord))
+    if length < 1e-6:
+        return False
+    dev = np.abs(np.cross(chord / length, pts - pts[0]))
+    return float(dev.max()) <= tolerance * length + 2.0
+
+
 def probabilities_to_lines(probs: Array, classes: tuple[str, ...], params: PostprocessParams
                            ) -> tuple[list[AnnotatedLine], list[float]]:
-    """Lines of every class from (C, H, W) probabilities, each with its mean probability as score.
+    """Lines from (C, H, W) class probabilities, each with a class and a score.
 
-    A pixel above the threshold in several classes goes to the most probable one only, so a line
-    is not reported twice with two classes; where this cuts a line at a crossing, gap bridging in
-    the post-processing joins it again.
+    Lines are traced once, in the mask of pixels where any class exceeds the threshold, so a line
+    is neither reported twice nor cut where the per-pixel class flips. Each line then takes the
+    class with the highest mean probability along it, except that a line that is not straight
+    (see :func:`is_straight`, ``params.straight_tolerance``) cannot be a slip trace or a grain
+    boundary, which the generator draws straight or nearly so; its score is that mean probability.
     """
     lines, scores = [], []
-    winner = probs.argmax(axis=0)
-    for c, cls in enumerate(classes):
-        for _, dense in mask_to_lines((probs[c] > params.threshold) & (winner == c), params):
-            ij = np.clip(np.round(dense[:, ::-1]).astype(int), 0, np.array(probs.shape[1:]) - 1)
-            lines.append(AnnotatedLine(cls, dense))
-            scores.append(float(probs[c][ij[:, 0], ij[:, 1]].mean()))
+    shape = np.array(probs.shape[1:])
+    for _, dense in mask_to_lines(probs.max(axis=0) > params.threshold, params):
+        ij = np.clip(np.round(dense[:, ::-1]).astype(int), 0, shape - 1)
+        mean = probs[:, ij[:, 0], ij[:, 1]].mean(axis=1)
+        order = [int(c) for c in np.argsort(-mean)]
+        curved = not is_straight(dense, params.straight_tolerance)
+        best = next((c for c in order if not (curved and classes[c] in STRAIGHT_CLASSES)), order[0])
+        lines.append(AnnotatedLine(classes[best], dense))
+        scores.append(float(mean[best]))
     return lines, scores
 
 
-def predict_images_unet(weights: str | Path, images: dict[str, Path], out_dir: str | Path,
-                        params: PostprocessParams, device: str = "auto") -> list[str]:
-    """Predict every image with a trained U-Net and write ``out_dir/<stem>.json``.
+LinePredictor = Callable[[Array], tuple[list[AnnotatedLine], list[float]]]
+
+
+def predict_images(images: dict[str, Path], out_dir: str | Path, predictor: LinePredictor) -> list[str]:
+    """Run ``predictor`` (grey float image -> lines, scores) on every image and write
+    ``out_dir/<stem>.json``.
 
     An unreadable image is skipped with a warning naming it (a documented skip, reported in the
     returned list) instead of stopping the whole set.
     """
-    from .models.unet import load_unet, predict_probabilities
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    model, cfg, dev = load_unet(weights, device)
     skipped = []
     for stem, path in sorted(images.items()):
         try:
@@ -52,10 +72,28 @@ def predict_images_unet(weights: str | Path, images: dict[str, Path], out_dir: s
             log.warning("skipping image: %s", exc)
             skipped.append(str(path))
             continue
-        probs = predict_probabilities(model, img, dev)
-        lines, scores = probabilities_to_lines(probs, cfg.classes, params)
-        image_ref = str(Path(path).resolve())
+        lines, scores = predictor(img)
         write_json(out_dir / f"{stem}.json",
-                   labelme_document(lines, image_ref, img.shape[0], img.shape[1], scores=scores))
+                   labelme_document(lines, str(Path(path).resolve()), img.shape[0], img.shape[1], scores=scores))
         log.info("%s: %d lines", stem, len(lines))
     return skipped
+
+
+def unet_predictor(weights: str | Path, params: PostprocessParams, device: str = "auto",
+                   tta: bool = False) -> LinePredictor:
+    """Lines from a trained U-Net: class probabilities, then masks to splines."""
+    from .models.unet import load_unet, predict_probabilities
+
+    model, cfg, dev = load_unet(weights, device)
+    return lambda img: probabilities_to_lines(predict_probabilities(model, img, dev, tta), cfg.classes, params)
+
+
+def maskrcnn_predictor(weights: str | Path, params: PostprocessParams, device: str = "auto") -> LinePredictor:
+    """Lines from a trained Mask R-CNN: one spline per instance, duplicates merged."""
+    from .models.maskrcnn import load_maskrcnn, predict_instances
+    from .models.maskrcnn.predict import instances_to_lines
+
+    model, cfg, dev = load_maskrcnn(weights, device)
+    return lambda img: instances_to_lines(predict_instances(model, img, dev), cfg.classes,
+                                          cfg.score_threshold, params)
+

@@ -117,10 +117,12 @@ def gallery_section(config: dict, real_sets: dict[str, RealSet], n: int) -> str:
         parts.append(f"<h3>{html.escape(name)}</h3><div class='gallery'>{''.join(tiles)}</div>")
     real_tiles = []
     for rs in real_sets.values():
-        for stem in list(rs.images)[:2]:
+        for stem in (rs.annotated_stems() or list(rs.images))[:2]:
             gray = read_grayscale(rs.images[stem])
+            labelled = truth_mask_rgb(draw_lines(gray, labelme_pairs(rs.labelme[stem]) if stem in rs.labelme else []), rs, stem)
             real_tiles.append(f"<figure>{img_tag(png_data_uri(draw_lines(gray, [])), stem, 256)}"
-                              f"<figcaption>{html.escape(rs.name)}/{html.escape(stem)}</figcaption></figure>")
+                              f"{img_tag(png_data_uri(labelled), stem + ' annotation', 256)}"
+                              f"<figcaption>{html.escape(rs.name)}/{html.escape(stem)}: image and annotation</figcaption></figure>")
     if real_tiles:
         parts.append(f"<h3>Real frames for comparison</h3><div class='gallery'>{''.join(real_tiles)}</div>")
     parts.append(realism_figure(config, real_sets))
@@ -176,12 +178,13 @@ def training_section(config: dict) -> str:
                 continue
             ep = [int(r["epoch"]) for r in rows]
             fig, ax = plt.subplots(figsize=(5, 3))
-            ax.plot(ep, [float(r["train_loss"]) for r in rows], label="train loss")
-            ax.plot(ep, [float(r["val_loss"]) for r in rows], label="held-out loss")
             ax2 = ax.twinx()
-            ax2.plot(ep, [float(r["val_dice"]) for r in rows], "g--", label="held-out Dice")
-            ax2.set_ylim(0, 1)
+            for key in rows[0]:
+                if key == "train_loss" or key.startswith("val_"):
+                    axis, style = (ax, "-") if key.endswith("loss") else (ax2, "--")
+                    axis.plot(ep, [float(r[key]) for r in rows], style, label=key.replace("_", " "))
             ax.set_xlabel("epoch")
+            ax.set_ylabel("loss")
             ax.set_title(f"{method} on {ds}: {rows[-1]['step']} steps, {float(rows[-1]['elapsed_s']) / 60:.1f} min")
             ax.legend(loc="upper left", fontsize=7)
             ax2.legend(loc="upper right", fontsize=7)

@@ -73,3 +73,22 @@ def test_short_spur_is_pruned():
 def test_truth_branches_of_a_mask():
     mask = draw(((10, 100), (190, 100)), ((100, 10), (100, 190)), ((20, 20), (60, 20)))
     assert len(mask_to_skeleton_branches(mask)) == 3
+
+
+def test_line_class_by_mean_probability_and_shape():
+    from disloctem.inference import probabilities_to_lines
+
+    probs = np.zeros((3, 200, 200), np.float32)
+    straight = draw(((10, 50), (190, 50)))
+    curved = np.zeros((200, 200), np.uint8)
+    t = np.linspace(0, np.pi, 100)
+    pts = np.stack([100 + 80 * np.cos(t), 120 + 60 * np.sin(t)], axis=1).astype(np.int32)
+    cv2.polylines(curved, [pts.reshape(-1, 1, 2)], False, 255, 3)
+    probs[1][straight] = 0.9  # a straight line called slip trace stays a slip trace
+    probs[0][straight] = 0.6
+    probs[1][curved > 0] = 0.9  # a curved line called slip trace becomes a dislocation
+    probs[0][curved > 0] = 0.55
+    lines, scores = probabilities_to_lines(probs, ("dislocation", "slip_trace", "grain_boundary"),
+                                           PostprocessParams())
+    by_class = sorted((ln.cls, round(s, 2)) for ln, s in zip(lines, scores))
+    assert by_class == [("dislocation", 0.55), ("slip_trace", 0.9)]

@@ -152,3 +152,43 @@ def test_bend_contours_darken_without_labels(rng):
     img = np.full((128, 128), 0.6, np.float32)
     add_bend_contours(img, RenderParams(bend_contours=(2, 2), bend_strength=(0.4, 0.4)), rng)
     assert img.min() < 0.45 and img.max() <= 0.6 + 1e-6
+
+
+def test_slip_traces_are_straight_and_grain_boundaries_step_the_background(rng):
+    from disloctem.synth.microstructure import sample_grain_boundary, sample_slip_trace
+    from disloctem.synth.render import add_grain_boundary_step, dense_curve
+
+    p = MicrostructureParams()
+    trace = sample_slip_trace(p, 256, rng)
+    d = trace.support - trace.support[0]
+    assert np.allclose(d[:, 0] * d[-1, 1] - d[:, 1] * d[-1, 0], 0, atol=1e-6)  # collinear
+    gb = sample_grain_boundary(p, 256, rng)
+    img = np.zeros((256, 256), np.float32)
+    add_grain_boundary_step(img, gb, 0.2)
+    pts = dense_curve(gb)
+    mid = pts[len(pts) // 2]
+    t = pts[len(pts) // 2 + 5] - pts[len(pts) // 2 - 5]
+    n = np.array([-t[1], t[0]]) / np.linalg.norm(t)
+    a, b = np.round(mid + 15 * n).astype(int), np.round(mid - 15 * n).astype(int)
+    assert all(0 <= v < 256 for v in (*a, *b))
+    assert abs(float(img[a[1], a[0]] - img[b[1], b[0]])) == pytest.approx(0.2, abs=0.02)
+
+
+def test_breaks_leave_gaps_in_the_image_but_not_in_the_labels(rng):
+    from disloctem.synth.microstructure import Line
+    from disloctem.synth.render import draw_line_layer
+
+    line = Line("dislocation", np.stack([np.linspace(20, 230, 8), np.full(8, 128.0)], axis=1), 3.0, 0.5)
+    dark, _ = draw_line_layer([line], (256, 256), RenderParams(p_break=1.0, contrast_modulation=0.0), rng)
+    masks, _ = rasterise_labels([line], (256, 256), 3)
+    row_img, row_mask = dark[128, 25:225], masks[0, 128, 25:225]
+    assert (row_mask > 0).all() and (row_img == 0).sum() >= 3
+
+
+@pytest.mark.parametrize("width", [1, 3, 5, 7])
+def test_drawn_lines_have_the_requested_width(width):
+    from disloctem.synth.render import draw_polyline
+
+    canvas = np.zeros((40, 200), np.uint8)
+    draw_polyline(canvas, np.array([[10.0, 20.0], [190.0, 20.0]]), 1, width, cv2.LINE_8)
+    assert canvas[:, 100].sum() == width

@@ -1,14 +1,13 @@
 """U-Net: construction, a short training that resumes, inference on odd sizes."""
 
-import csv
-import logging
-
 import numpy as np
 import pytest
 import torch
 
 from disloctem.models.common import Progress, predict_tiled
-from disloctem.models.unet import UNetConfig, build_unet, load_unet, predict_probabilities, train_unet
+from disloctem.models.unet import UNetConfig, build_unet, predict_probabilities
+
+from .method_contract import MethodContract
 
 TINY = dict(decoder_channels=(32, 16, 16, 8, 8), batch_size=2, crop=64, steps_per_epoch=2, device="cpu")
 
@@ -29,19 +28,23 @@ def test_progress_schedule_reaches_the_end_by_steps_or_time():
     assert Progress(10, None, step=10).done()
 
 
-def test_training_writes_history_and_resumes(tiny_dataset, tmp_path, caplog):
-    out = tmp_path / "model"
-    train_unet(tiny_dataset, out, UNetConfig(epochs=1, **TINY))
-    assert (out / "model.pt").exists() and (out / "checkpoint.pt").exists()
-    with caplog.at_level(logging.INFO):
-        train_unet(tiny_dataset, out, UNetConfig(epochs=2, **TINY))
-    assert "resuming from" in caplog.text and "epoch 1" in caplog.text
-    rows = list(csv.DictReader(open(out / "history.csv")))
-    assert [r["epoch"] for r in rows] == ["1", "2"]
-    assert rows[-1]["step"] == "4"
-    model, cfg, dev = load_unet(out / "model.pt", "cpu")
-    probs = predict_probabilities(model, np.random.default_rng(0).random((70, 45), np.float32), dev)
+def test_tta_is_flip_equivariant():
+    model = build_unet(UNetConfig(**TINY)).eval()
+    dev = torch.device("cpu")
+    img = np.random.default_rng(1).random((64, 64), np.float32)
+    flipped = predict_probabilities(model, img[:, ::-1], dev, tta=True)[:, :, ::-1]
+    assert np.allclose(predict_probabilities(model, img, dev, tta=True), flipped, atol=1e-5)
+
+
+def test_odd_sized_images_give_probabilities_of_their_size():
+    model = build_unet(UNetConfig(**TINY)).eval()
+    probs = predict_probabilities(model, np.random.default_rng(0).random((70, 45), np.float32), torch.device("cpu"))
     assert probs.shape == (3, 70, 45) and 0 <= probs.min() and probs.max() <= 1
+
+
+class TestUNetContract(MethodContract):
+    method = "unet"
+    train = {k: v for k, v in TINY.items() if k != "device"}
 
 
 def test_tiled_prediction_covers_large_images():

@@ -37,10 +37,10 @@ def test_lint_is_clean():
     assert res.returncode == 0, res.stdout + res.stderr
 
 
-def test_dry_run_of_the_default_config_plans_every_stage():
-    res = snakemake("-n", "--quiet", "rules")
+def test_dry_run_of_the_default_config_plans_every_stage(tmp_path):
+    res = in_workdir(tmp_path, "-n", "--quiet", "rules")
     assert res.returncode == 0, res.stderr
-    for rule in ["render_backgrounds", "generate_dataset", "train_unet", "predict_unet",
+    for rule in ["render_backgrounds", "generate_dataset", "train_model", "predict_lines",
                  "evaluate_predictions", "summarize_evaluation", "build_report"]:
         assert rule in res.stdout + res.stderr
 
@@ -53,14 +53,16 @@ def test_dry_run_with_real_sets_evaluates_each(tmp_path):
     assert res.returncode == 0, res.stderr
     out = res.stdout + res.stderr
     for s in ("legros_dev", "tanaka_2um", "heldout"):
-        assert f"results/evaluation/{s}/unet/perlin.json" in out
+        for method in ("unet", "maskrcnn"):
+            assert f"results/evaluation/{s}/{method}/perlin.json" in out
 
 
 def test_single_ablation_target_plans_only_its_chain(tmp_path):
-    res = in_workdir(tmp_path, "-n", "results/evaluation/heldout/unet/perlin.json")
+    res = in_workdir(tmp_path, "results/evaluation/heldout/unet/perlin.json", "-n")
     assert res.returncode == 0, res.stderr
     out = res.stdout + res.stderr
-    assert "train_unet" in out and "build_report" not in out
+    assert "train_model" in out and "build_report" not in out
+    assert "results/models/unet/perlin/model.pt" in out and "maskrcnn" not in out
 
 
 @pytest.mark.parametrize("override, message", [
@@ -78,8 +80,8 @@ def test_bad_config_stops_with_one_line(tmp_path, override, message):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("run")
-    res = in_workdir(work, "--cores", "2", "--configfile", str(REPO / "config" / "test.yaml"),
-                     *real_sets_option(), "results/report.html", timeout=1500)
+    res = in_workdir(work, "results/report.html", "--cores", "2", "--configfile",
+                     str(REPO / "config" / "test.yaml"), *real_sets_option(), timeout=1500)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]
     return work
 
@@ -91,15 +93,16 @@ def test_end_to_end_artifacts(tiny_run):
     assert len(list((ds / "images").glob("*.png"))) == 10
     for f in ["splines.jsonl", "coco.json", "params.json", "splits.json"]:
         assert (ds / f).is_file()
-    model_dir = r / "models" / "unet" / "perlin"
-    assert (model_dir / "model.pt").is_file()
-    history = list(csv.DictReader(open(model_dir / "history.csv")))
-    assert len(history) == 2 and float(history[-1]["val_loss"]) > 0
-    heldout_preds = sorted((r / "predictions" / "heldout" / "unet" / "perlin").glob("*.json"))
-    assert [p.stem for p in heldout_preds] == ["img_00008", "img_00009"]
-    doc = json.loads(heldout_preds[0].read_text())
-    assert doc["imageHeight"] == 128 and all(s["shape_type"] == "linestrip" for s in doc["shapes"])
-    for rule in ["train_unet", "generate_dataset", "build_report"]:
+    for method, epochs in (("unet", 2), ("maskrcnn", 1)):
+        model_dir = r / "models" / method / "perlin"
+        assert (model_dir / "model.pt").is_file()
+        history = list(csv.DictReader(open(model_dir / "history.csv")))
+        assert len(history) == epochs and float(history[-1]["val_loss"]) > 0
+        heldout_preds = sorted((r / "predictions" / "heldout" / method / "perlin").glob("*.json"))
+        assert [p.stem for p in heldout_preds] == ["img_00008", "img_00009"]
+        doc = json.loads(heldout_preds[0].read_text())
+        assert doc["imageHeight"] == 128 and all(s["shape_type"] == "linestrip" for s in doc["shapes"])
+    for rule in ["train_model", "predict_lines", "generate_dataset", "build_report"]:
         assert any((tiny_run / "logs" / rule).rglob("*.log"))
         assert any((tiny_run / "benchmarks" / rule).rglob("*.tsv"))
 
@@ -121,7 +124,8 @@ def test_end_to_end_summary_and_report(tiny_run):
     if real_sets_option():
         assert {"legros_dev", "tanaka_2um"} <= sets
         legros = [r for r in rows if r["set"] == "legros_dev" and r["class"] == "dislocation"]
-        assert legros and int(legros[0]["n_true"]) == 3
+        assert {r["method"] for r in legros} == {"unet", "maskrcnn"}
+        assert all(int(r["n_true"]) == 3 for r in legros)
         assert "predicted on legros_dev" in report
     else:
         assert "No real images were found" in report
@@ -129,18 +133,19 @@ def test_end_to_end_summary_and_report(tiny_run):
 
 @pytest.mark.slow
 def test_rerun_is_a_no_op(tiny_run):
-    res = in_workdir(tiny_run, "-n", "--configfile", str(REPO / "config" / "test.yaml"),
-                     *real_sets_option(), "results/report.html")
+    res = in_workdir(tiny_run, "results/report.html", "-n", "--configfile",
+                     str(REPO / "config" / "test.yaml"), *real_sets_option())
     assert res.returncode == 0
     assert "Nothing to be done" in res.stdout + res.stderr
 
 
 @pytest.mark.slow
 def test_fresh_clone_without_real_data_reports_it(tmp_path):
-    res = in_workdir(tmp_path, "--cores", "2", "--configfile", str(REPO / "config" / "test.yaml"),
-                     "results/report.html", timeout=900)
+    res = in_workdir(tmp_path, "results/report.html", "--cores", "2", "--configfile",
+                     str(REPO / "config" / "test.yaml"), timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]
     report = (tmp_path / "results" / "report.html").read_text()
     assert "No real images were found" in report
     rows = list(csv.DictReader(open(tmp_path / "results" / "evaluation" / "summary.csv")))
     assert {r["set"] for r in rows} == {"heldout"}
+    assert {r["method"] for r in rows} == {"unet", "maskrcnn"}

@@ -204,7 +204,8 @@ def write_sample(params: DatasetParams, index: int, pool: list[Array], out: Path
     for c, cls in enumerate(CLASSES):
         cv2.imwrite(str(out / "masks" / cls / f"{stem}.png"), masks[c], PNG_FAST)
     visible, groups = labelme_lines(lines, size)
-    write_json(out / "labelme" / f"{stem}.json", labelme_document(visible, f"../images/{stem}.png", size, size, groups))
+    write_json(out / "labelme" / f"{stem}.json", labelme_document(visible, f"../images/{stem}.png", size, size, groups),
+               indent=None)
     record = {"image": stem, "height": size, "width": size,
               "lines": [ln.to_record(j) for j, ln in enumerate(lines, start=1)]}
     return stem, json.dumps(record), coco_annotations(lines, visible, groups, size, params.render.label_width)

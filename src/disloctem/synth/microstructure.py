@@ -7,11 +7,12 @@ Coordinates are pixels, x to the right and y down, (0, 0) the centre of the top-
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from scipy import special
 
-from ..geometry import resample_polyline
+from ..geometry import resample_polyline, spline_through
 
 Array = np.ndarray
 Range = tuple[float, float]
@@ -27,6 +28,11 @@ class Line:
     contrast: float  # attenuation of the background at the line centre (0..1)
     bright: bool = False  # bright instead of dark contrast
     pileup: int | None = None  # index of the pile-up this dislocation belongs to
+
+    @cached_property
+    def dense(self) -> Array:
+        """The line's curve: the spline through its support points, sampled about every pixel."""
+        return spline_through(self.support, step=1.0)
 
     def to_record(self, line_id: int) -> dict:
         return {

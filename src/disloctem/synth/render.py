@@ -8,7 +8,6 @@ import cv2
 import numpy as np
 
 from .. import CLASSES
-from ..geometry import spline_through
 from .microstructure import Line
 
 Array = np.ndarray
@@ -41,20 +40,29 @@ class RenderParams:
 
 
 def dense_curve(line: Line) -> Array:
-    """The rendered curve of a line: its spline sampled about every pixel."""
-    return spline_through(line.support, step=1.0)
+    """The rendered curve of a line: its spline sampled about every pixel (computed once)."""
+    return line.dense
 
 
 def _fixed(points: Array) -> Array:
     return np.round(np.asarray(points) * _SCALE).astype(np.int32).reshape(-1, 1, 2)
 
 
-def draw_polyline(canvas: Array, points: Array, value: float, thickness: int,
+def cv_thickness(width: float) -> int:
+    """OpenCV ``thickness`` that draws a line ``width`` px wide: OpenCV draws thickness t (t > 1)
+    as t + 1 px for even t and t + 2 px for odd t, so odd widths w >= 3 need t = w - 1 (even
+    widths round up to the next odd width)."""
+    if width < 2:
+        return 1
+    return 2 * max(1, int(np.ceil((width - 1) / 2 - 1e-9)))
+
+
+def draw_polyline(canvas: Array, points: Array, value: float, width: float,
                   line_type: int = cv2.LINE_AA) -> None:
-    """Draw an open polyline with sub-pixel precision in place."""
+    """Draw an open polyline ``width`` px wide with sub-pixel precision, in place."""
     if len(points) < 2:
         return
-    cv2.polylines(canvas, [_fixed(points)], False, value, thickness=max(1, int(thickness)),
+    cv2.polylines(canvas, [_fixed(points)], False, value, thickness=cv_thickness(width),
                   lineType=line_type, shift=SHIFT)
 
 
@@ -68,7 +76,8 @@ def _modulation(n: int, amount: float, rng: np.random.Generator) -> Array:
 def draw_line_layer(lines: list[Line], shape: tuple[int, int], params: RenderParams,
                     rng: np.random.Generator) -> tuple[Array, Array]:
     """Dark and bright attenuation layers (float32, 0..1) of all lines, with breaks and
-    contrast varying along each line, before the profile blur."""
+    contrast varying along each line, before the profile blur. Where lines cross, the line
+    drawn later sets the contrast."""
     dark = np.zeros(shape, np.float32)
     bright = np.zeros(shape, np.float32)
     for line in lines:
@@ -82,19 +91,11 @@ def draw_line_layer(lines: list[Line], shape: tuple[int, int], params: RenderPar
         mod = _modulation(n, params.contrast_modulation, rng) * line.contrast
         levels = np.clip(np.round(mod * 20) / 20, 0.0, 1.0)
         target = bright if line.bright else dark
-        layer = np.zeros(shape, np.float32)
-        # draw runs of equal contrast level as one polyline each
-        i = 0
-        while i < n - 1:
-            if not keep[i]:
-                i += 1
-                continue
-            j = i + 1
-            while j < n - 1 and keep[j] and levels[j] == levels[i]:
-                j += 1
-            draw_polyline(layer, pts[i:j + 1], float(levels[i]), int(round(line.width)))
-            i = j
-        np.maximum(target, layer, out=target)
+        # one polyline per run of kept points at equal contrast level
+        change = np.flatnonzero((levels[1:] != levels[:-1]) | (keep[1:] != keep[:-1])) + 1
+        for a, b in zip(np.concatenate([[0], change]), np.concatenate([change, [n]])):
+            if keep[a]:
+                draw_polyline(target, pts[a:min(b + 1, n)], float(levels[a]), line.width)
     return dark, bright
 
 
@@ -116,10 +117,11 @@ def add_grain_boundary_step(img: Array, line: Line, step: float) -> None:
 
 
 def distance_to_curve(points: Array, shape: tuple[int, int]) -> Array:
-    """Euclidean distance (px, float32) of every pixel to a polyline."""
+    """Euclidean distance (px, float32) of every pixel to a polyline, capped at 4 image sizes
+    (a polyline that misses the image leaves no zero pixel to measure from)."""
     canvas = np.full(shape, 255, np.uint8)
     draw_polyline(canvas, points, 0, 1, cv2.LINE_8)
-    return cv2.distanceTransform(canvas, cv2.DIST_L2, 5)
+    return np.minimum(cv2.distanceTransform(canvas, cv2.DIST_L2, 5), 4.0 * max(shape))
 
 
 def _long_curve(shape: tuple[int, int], rng: np.random.Generator) -> Array:
@@ -181,7 +183,7 @@ def render_image(background: Array, lines: list[Line], params: RenderParams,
         img = cv2.GaussianBlur(img, (0, 0), blur)
     img += rng.normal(0.0, rng.uniform(*params.noise), size=img.shape).astype(np.float32)
     img = np.clip(img, 0.0, 1.0) ** rng.uniform(*params.gamma)
-    lo, hi = np.percentile(img, [0.5, 99.5])
+    lo, hi = np.percentile(img[::4, ::4], [0.5, 99.5])
     img = (img - lo) / max(hi - lo, 1e-3) * rng.uniform(0.6, 1.0) + rng.uniform(0.0, 0.2)
     return (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 

@@ -1,0 +1,90 @@
+"""Mask R-CNN for thin lines, built without downloading weights.
+
+Choices for thin, long, often diagonal lines (docs/design.md):
+- anchors from 16 to 256 px with aspect ratios 1/8 .. 8 (a horizontal line's box is very flat,
+  a diagonal line's box is square);
+- training instance masks drawn ``mask_width`` = 5 px wide so the 28x28 mask head still sees the
+  line in a long box;
+- ``box_nms_thresh`` 0.7 and up to 200 detections: the nearly identical boxes of neighbouring
+  lines in a pile-up must not suppress each other;
+- no resizing: images are fed at their own size (``min_size``/``max_size`` set per image).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torchvision.models.detection import MaskRCNN
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
+from torchvision.ops import MultiScaleRoIAlign
+
+from ... import CLASSES
+
+
+@dataclass(frozen=True)
+class MaskRCNNConfig:
+    backbone: str = "resnet18"  # resnet18 | resnet34 | resnet50 (FPN on all)
+    anchor_sizes: tuple[int, ...] = (16, 32, 64, 128, 256)
+    aspect_ratios: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+    mask_roi_size: int = 14  # RoIAlign size of the mask head; masks are predicted at twice this
+    mask_width: int = 5  # width of the training instance masks, px
+    min_instance_pixels: int = 20  # instances with fewer mask pixels in a crop are dropped
+    box_nms_thresh: float = 0.7
+    detections_per_img: int = 200
+    score_threshold: float = 0.5  # detections below this score are not turned into lines
+    rpn_pre_nms_top_n_train: int = 1000  # torchvision: 2000; fewer proposals train faster on a CPU
+    rpn_post_nms_top_n_train: int = 500  # torchvision: 2000
+    box_batch_size_per_image: int = 256  # torchvision: 512
+    classes: tuple[str, ...] = CLASSES
+    # training
+    batch_size: int = 2
+    crop: int = 256
+    scale: tuple[float, float] = (0.6, 1.6)
+    lr: float = 2e-4
+    weight_decay: float = 1e-4
+    epochs: int = 20
+    steps_per_epoch: int = 50
+    time_budget_min: float | None = None
+    seed: int = 0
+    device: str = "auto"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MaskRCNNConfig":
+        from ...config import dataclass_from_dict
+
+        return dataclass_from_dict(cls, d)
+
+
+def build_maskrcnn(cfg: MaskRCNNConfig) -> torch.nn.Module:
+    """Mask R-CNN on a ResNet-FPN backbone with random weights; inputs are standardised grey
+    images repeated to three channels (so the model's own normalisation is the identity)."""
+    backbone = resnet_fpn_backbone(backbone_name=cfg.backbone, weights=None, trainable_layers=5)
+    anchors = AnchorGenerator(sizes=tuple((s,) for s in cfg.anchor_sizes),
+                              aspect_ratios=(tuple(cfg.aspect_ratios),) * len(cfg.anchor_sizes))
+    return MaskRCNN(
+        backbone,
+        num_classes=len(cfg.classes) + 1,
+        min_size=cfg.crop,
+        max_size=cfg.crop,
+        image_mean=[0.0, 0.0, 0.0],
+        image_std=[1.0, 1.0, 1.0],
+        rpn_anchor_generator=anchors,
+        mask_roi_pool=MultiScaleRoIAlign(["0", "1", "2", "3"], output_size=cfg.mask_roi_size, sampling_ratio=2),
+        box_nms_thresh=cfg.box_nms_thresh,
+        box_detections_per_img=cfg.detections_per_img,
+        box_score_thresh=0.05,
+        rpn_pre_nms_top_n_train=cfg.rpn_pre_nms_top_n_train,
+        rpn_post_nms_top_n_train=cfg.rpn_post_nms_top_n_train,
+        box_batch_size_per_image=cfg.box_batch_size_per_image,
+    )
+
+
+def set_input_size(model: torch.nn.Module, height: int, width: int) -> None:
+    """Feed images of this size unscaled (torchvision otherwise resizes to ``min_size``)."""
+    model.transform.min_size = (min(height, width),)
+    model.transform.max_size = max(height, width)

@@ -1,0 +1,59 @@
+"""Mask R-CNN inference: one spline per detected instance, duplicates merged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...io import AnnotatedLine
+from ...metrics import polyline_distance_matrix
+from ...postprocess import PostprocessParams, mask_to_lines
+from ...geometry import polyline_length
+from ..common import load_checkpoint, select_device
+from .data import to_input
+from .model import MaskRCNNConfig, build_maskrcnn, set_input_size
+
+Array = np.ndarray
+
+
+def load_maskrcnn(weights: str | Path, device: str = "auto") -> tuple[torch.nn.Module, MaskRCNNConfig, torch.device]:
+    ckpt = load_checkpoint(Path(weights))
+    cfg = MaskRCNNConfig.from_dict(ckpt["config"])
+    dev = select_device(device)
+    model = build_maskrcnn(cfg)
+    model.load_state_dict(ckpt["model"])
+    return model.to(dev).eval(), cfg, dev
+
+
+@torch.no_grad()
+def predict_instances(model: torch.nn.Module, img: Array, device: torch.device) -> dict[str, Array]:
+    """Boxes, labels (1-based class index), scores and mask probabilities (N, H, W) of an image."""
+    set_input_size(model, *img.shape)
+    out = model([to_input(img).to(device)])[0]
+    return {"boxes": out["boxes"].cpu().numpy(), "labels": out["labels"].cpu().numpy(),
+            "scores": out["scores"].cpu().numpy(), "masks": out["masks"][:, 0].float().cpu().numpy()}
+
+
+def instances_to_lines(pred: dict[str, Array], classes: tuple[str, ...], score_threshold: float,
+                       params: PostprocessParams, duplicate_dist: float = 3.0) -> tuple[list[AnnotatedLine], list[float]]:
+    """One spline per instance above ``score_threshold`` (the longest line of its mask), then
+    duplicates merged: a line of the same class within ``duplicate_dist`` (symmetric mean
+    distance) of a higher-scoring line is dropped."""
+    lines: list[AnnotatedLine] = []
+    scores: list[float] = []
+    for label, score, prob in sorted(zip(pred["labels"], pred["scores"], pred["masks"]), key=lambda t: -t[1]):
+        if score < score_threshold:
+            continue
+        found = mask_to_lines(prob > params.threshold, params)
+        if not found:
+            continue
+        dense = max((d for _, d in found), key=polyline_length)
+        cls = classes[int(label) - 1]
+        same = [ln.points for ln in lines if ln.cls == cls]
+        if same and polyline_distance_matrix([dense], same).min() <= duplicate_dist:
+            continue
+        lines.append(AnnotatedLine(cls, dense))
+        scores.append(float(score))
+    return lines, scores

@@ -1,0 +1,52 @@
+"""Mask R-CNN training on a synthetic dataset, resumable from its last checkpoint."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...synth.dataset import read_splits
+from ..training import fit
+from .data import InstanceCrops, collate
+from .model import MaskRCNNConfig, build_maskrcnn
+
+log = logging.getLogger(__name__)
+
+
+def detection_loss(model: torch.nn.Module, images, targets, device: torch.device) -> torch.Tensor:
+    """Sum of torchvision's RPN, box and mask losses (the model must be in training mode)."""
+    images = [im.to(device) for im in images]
+    targets = [{k: v.to(device) for k, v in t.items()} for t in targets]
+    return sum(model(images, targets).values())
+
+
+def train_maskrcnn(dataset_dir: str | Path, out_dir: str | Path, cfg: MaskRCNNConfig, threads: int = 1) -> Path:
+    """Train Mask R-CNN (see :func:`disloctem.models.training.fit` for the files written and how
+    training resumes). The validation loss is the training loss on fixed, unaugmented crops of
+    the held-out images (frozen batch norm makes that safe under ``no_grad``)."""
+    dataset_dir = Path(dataset_dir)
+    splits = read_splits(dataset_dir)
+    log.info("Mask R-CNN on %s: %d training images", dataset_dir, len(splits["train"]))
+    data = InstanceCrops(dataset_dir, splits["train"], cfg, cfg.steps_per_epoch * cfg.batch_size)
+    val = InstanceCrops(dataset_dir, splits["val"], cfg, len(splits["val"]), augment=False)
+    val_batches = [collate([val[i] for i in range(j, min(j + cfg.batch_size, len(val)))])
+                   for j in range(0, len(val), cfg.batch_size)]
+
+    def batches(epoch: int):
+        data.epoch = epoch
+        return torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, shuffle=False, num_workers=0,
+                                           drop_last=True, collate_fn=collate)
+
+    def loss_fn(model: torch.nn.Module, batch, device: torch.device) -> torch.Tensor:
+        return detection_loss(model, *batch, device)
+
+    def val_fn(model: torch.nn.Module, device: torch.device) -> dict[str, float]:
+        model.train()
+        losses = [float(detection_loss(model, imgs, tgts, device)) for imgs, tgts in val_batches]
+        model.eval()
+        return {"val_loss": float(np.mean(losses))}
+
+    return fit(build_maskrcnn(cfg), cfg, out_dir, batches, loss_fn, val_fn, ["val_loss"], threads)

@@ -1,0 +1,92 @@
+"""The training loop every method shares: AdamW, a cosine schedule over steps or wall time,
+bf16 autocast on CUDA, a checkpoint after every epoch, resume, ``history.csv``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .common import History, Progress, Stopwatch, load_checkpoint, save_checkpoint, select_device
+
+log = logging.getLogger(__name__)
+
+LossFn = Callable[[torch.nn.Module, Any, torch.device], torch.Tensor]
+ValidateFn = Callable[[torch.nn.Module, torch.device], dict[str, float]]
+
+
+def fit(model: torch.nn.Module, cfg: Any, out_dir: str | Path, batches: Callable[[int], Iterable[Any]],
+        loss_fn: LossFn, validate: ValidateFn, val_fields: list[str], threads: int = 1) -> Path:
+    """Train ``model`` and write ``model.pt`` (weights + config), ``history.csv``, ``config.json``.
+
+    ``cfg`` is a method config with ``epochs``, ``steps_per_epoch``, ``lr``, ``weight_decay``,
+    ``time_budget_min``, ``seed``, ``device`` and ``to_dict()``. ``batches(epoch)`` yields the
+    epoch's batches, ``loss_fn(model, batch, device)`` returns the loss of one batch (under
+    autocast on CUDA), ``validate(model, device)`` returns the ``val_fields`` after each epoch.
+    ``out_dir/checkpoint.pt`` holds model, optimizer, epoch, step and elapsed time after every
+    epoch; a rerun finds it and resumes from the saved epoch, saying so in the log.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(max(1, threads))
+    torch.manual_seed(cfg.seed)
+    device = select_device(cfg.device)
+    model = model.to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    progress = Progress(cfg.epochs * cfg.steps_per_epoch, cfg.time_budget_min * 60 if cfg.time_budget_min else None)
+    history = History(out_dir / "history.csv", ["epoch", "step", "lr", "train_loss", *val_fields, "elapsed_s"])
+    ckpt_path = out_dir / "checkpoint.pt"
+    epoch = 0
+    if ckpt_path.exists():
+        ckpt = load_checkpoint(ckpt_path, device)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        epoch, progress.step, progress.elapsed_s = ckpt["epoch"], ckpt["step"], ckpt["elapsed_s"]
+        history.truncate_after(epoch)
+        log.info("resuming from %s: epoch %d, step %d, %.0f s trained", ckpt_path, epoch, progress.step,
+                 progress.elapsed_s)
+    elif history.path.exists():
+        history.path.unlink()
+    log.info("training %s on %s with %d threads", type(model).__name__, device, threads)
+    clock = Stopwatch(progress.elapsed_s)
+    use_amp = device.type == "cuda"
+    model.train()
+    while epoch < cfg.epochs and not progress.done():
+        losses, lr = [], cfg.lr
+        for batch in batches(epoch):
+            lr = cfg.lr * progress.lr_factor()
+            for group in opt.param_groups:
+                group["lr"] = lr
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                loss = loss_fn(model, batch, device)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+            progress.step += 1
+            progress.elapsed_s = clock.elapsed()
+            if progress.done():
+                break
+        epoch += 1
+        model.eval()
+        with torch.no_grad():
+            val = validate(model, device)
+        model.train()
+        progress.elapsed_s = clock.elapsed()
+        history.append({"epoch": epoch, "step": progress.step, "lr": f"{lr:.3g}",
+                        "train_loss": f"{np.mean(losses):.5f}", **{k: f"{v:.5f}" for k, v in val.items()},
+                        "elapsed_s": f"{progress.elapsed_s:.1f}"})
+        save_checkpoint(ckpt_path, model, opt, epoch, progress, {"config": cfg.to_dict()})
+        log.info("epoch %d step %d: train loss %.4f, %s (%.0f s)", epoch, progress.step, np.mean(losses),
+                 ", ".join(f"{k} {v:.4f}" for k, v in val.items()), progress.elapsed_s)
+    if progress.done() and epoch < cfg.epochs:
+        log.info("stopped after epoch %d: time budget of %.1f min reached", epoch, cfg.time_budget_min)
+    weights = out_dir / "model.pt"
+    torch.save({"model": model.state_dict(), "config": cfg.to_dict(), "epoch": epoch, "step": progress.step}, weights)
+    (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
+    return weights

@@ -1,0 +1,23 @@
+# Prediction of lines on every set (real sets and the held-out synthetic split) by every model.
+
+
+rule predict_lines:
+    input:
+        model="results/models/{method}/{dataset}/model.pt",
+        images=set_images,
+    output:
+        directory("results/predictions/{evalset}/{method}/{dataset}"),
+    params:
+        postprocess=lambda w: config["methods"][w.method].get("postprocess", {}),
+        predict=lambda w: config["methods"][w.method].get("predict", {}),
+        device=config.get("device", "auto"),
+        real_sets=real_set_paths(),
+    threads: workflow.cores
+    log:
+        "logs/predict_lines/{evalset}/{method}/{dataset}.log",
+    benchmark:
+        "benchmarks/predict_lines/{evalset}/{method}/{dataset}.tsv"
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../scripts/predict_lines.py"
