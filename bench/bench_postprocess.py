@@ -13,9 +13,9 @@ import time
 
 import numpy as np
 
+from disloctem.postprocess import mask_to_lines
 from disloctem.synth.microstructure import MicrostructureParams, sample_microstructure
 from disloctem.synth.render import rasterise_labels
-from disloctem.postprocess import mask_to_lines
 
 
 def main() -> None:

@@ -3,6 +3,8 @@ synthetic); definitions of the metrics in :mod:`disloctem.metrics` and docs/metr
 
 from __future__ import annotations
 
+import csv
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,9 +12,6 @@ import numpy as np
 from skimage.morphology import skeletonize
 
 from . import CLASSES
-import csv
-import json
-
 from .io import InputError, RealSet, image_shape, read_labelme_lines, read_mask
 from .metrics import CentrelineCounts, LineCounts, combined_scores, score_image
 from .postprocess import mask_to_skeleton_branches

@@ -132,7 +132,8 @@ class LineCounts:
         }
 
 
-def match_lines(pred: list[Array], true: list[Array], match_dist: float = 5.0) -> tuple[list[tuple[int, int, float]], LineCounts]:
+def match_lines(pred: list[Array], true: list[Array],
+                match_dist: float = 5.0) -> tuple[list[tuple[int, int, float]], LineCounts]:
     """One-to-one matching (Hungarian on the symmetric mean distance) and the line counts."""
     counts = LineCounts(
         n_pred=len(pred), n_true=len(true),

@@ -34,7 +34,7 @@ class PostprocessParams:
     smoothing: float = 1.0  # mean squared residual (px^2) allowed to the smoothing spline
     tangent_px: float = 8.0  # arc length over which an end's direction is measured
     junction_size: float = 10.0  # junctions joined by a path shorter than this are one crossing
-    straight_tolerance: float = 0.05  # a slip trace / grain boundary deviates less than this x length (+2 px) from its chord
+    straight_tolerance: float = 0.05  # slip traces / grain boundaries stay within this x length + 2 px of their chord
 
 
 def _end_direction(xy: Array, at_start: bool, span: float) -> Array:

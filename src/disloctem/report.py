@@ -19,8 +19,7 @@ import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
 from . import CLASSES, __version__  # noqa: E402
-from .io import (HELDOUT, RealSet, heldout_set, read_grayscale, read_labelme_lines,  # noqa: E402
-                 scan_real_set)
+from .io import HELDOUT, RealSet, heldout_set, read_grayscale, read_labelme_lines, scan_real_set  # noqa: E402
 
 Array = np.ndarray
 CLASS_COLOURS = {"dislocation": (255, 60, 60), "slip_trace": (60, 200, 255), "grain_boundary": (80, 255, 80)}
@@ -119,10 +118,12 @@ def gallery_section(config: dict, real_sets: dict[str, RealSet], n: int) -> str:
     for rs in real_sets.values():
         for stem in (rs.annotated_stems() or list(rs.images))[:2]:
             gray = read_grayscale(rs.images[stem])
-            labelled = truth_mask_rgb(draw_lines(gray, labelme_pairs(rs.labelme[stem]) if stem in rs.labelme else []), rs, stem)
+            truth = labelme_pairs(rs.labelme[stem]) if stem in rs.labelme else []
+            labelled = truth_mask_rgb(draw_lines(gray, truth), rs, stem)
+            caption = f"{html.escape(rs.name)}/{html.escape(stem)}: image and annotation"
             real_tiles.append(f"<figure>{img_tag(png_data_uri(draw_lines(gray, [])), stem, 256)}"
                               f"{img_tag(png_data_uri(labelled), stem + ' annotation', 256)}"
-                              f"<figcaption>{html.escape(rs.name)}/{html.escape(stem)}: image and annotation</figcaption></figure>")
+                              f"<figcaption>{caption}</figcaption></figure>")
     if real_tiles:
         parts.append(f"<h3>Real frames for comparison</h3><div class='gallery'>{''.join(real_tiles)}</div>")
     parts.append(realism_figure(config, real_sets))

@@ -4,8 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from disloctem.config import (ConfigError, check_training_sets, dataclass_from_dict,
-                              discover_real_sets, validate_config)
+from disloctem.config import ConfigError, check_training_sets, dataclass_from_dict, discover_real_sets, validate_config
 from disloctem.synth.microstructure import MicrostructureParams
 
 from ..conftest import REPO

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from disloctem.geometry import (clip_to_image, fit_support_points, polyline_length,
-                                resample_polyline, spline_through)
+from disloctem.geometry import clip_to_image, fit_support_points, polyline_length, resample_polyline, spline_through
 
 
 def test_resample_spacing_is_equal_and_keeps_ends():

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from disloctem.io import (InputError, heldout_set, image_shape, read_grayscale,
-                          read_labelme_lines, scan_real_set)
+from disloctem.io import InputError, heldout_set, image_shape, read_grayscale, read_labelme_lines, scan_real_set
 
 
 def test_read_16bit_tiff_and_colour_png(tmp_path):

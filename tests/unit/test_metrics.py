@@ -3,8 +3,15 @@
 import numpy as np
 import pytest
 
-from disloctem.metrics import (LineCounts, centreline_counts, combined_scores, match_lines, prf,
-                               rasterise_centrelines, score_image)
+from disloctem.metrics import (
+    LineCounts,
+    centreline_counts,
+    combined_scores,
+    match_lines,
+    prf,
+    rasterise_centrelines,
+    score_image,
+)
 
 SHAPE = (100, 120)
 

@@ -12,8 +12,7 @@ from disloctem.geometry import spline_through
 from disloctem.io import read_labelme_lines
 from disloctem.synth.backgrounds import PerlinParams, fractal_perlin, render_perlin_background
 from disloctem.synth.dataset import DatasetParams, write_dataset
-from disloctem.synth.microstructure import (MicrostructureParams, pileup_positions,
-                                            sample_microstructure, sample_pileup)
+from disloctem.synth.microstructure import MicrostructureParams, pileup_positions, sample_microstructure, sample_pileup
 from disloctem.synth.render import RenderParams, rasterise_labels, render_image
 
 

@@ -67,7 +67,8 @@ def test_single_ablation_target_plans_only_its_chain(tmp_path):
 
 @pytest.mark.parametrize("override, message", [
     ("device=gpu", "config error: device: 'gpu' is not one of"),
-    ("real_datasets={x: /nonexistent}", "config error: real_datasets.x: /nonexistent: real set 'x' has no images/ folder"),
+    ("real_datasets={x: /nonexistent}",
+     "config error: real_datasets.x: /nonexistent: real set 'x' has no images/ folder"),
 ])
 def test_bad_config_stops_with_one_line(tmp_path, override, message):
     res = in_workdir(tmp_path, "-n", "--config", override)

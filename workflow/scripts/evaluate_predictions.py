@@ -4,8 +4,7 @@ import sys
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")  # noqa: F821  library of this checkout
 
 from disloctem.evaluate import evaluate_set
-from disloctem.io import resolve_set
-from disloctem.io import write_json
+from disloctem.io import resolve_set, write_json
 from disloctem.runlog import rule_logging
 
 with rule_logging(snakemake.log[0]):  # noqa: F821

@@ -106,6 +106,17 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     return torch.load(path, map_location=map_location, weights_only=False)
 
 
+def load_trained(weights: str | Path, config_cls, build: Callable, device: str = "auto"):
+    """(model in eval mode on its device, its config, the device) from a ``model.pt`` written by
+    :func:`disloctem.models.training.fit`; ``config_cls.from_dict`` and ``build(cfg)`` rebuild it."""
+    ckpt = load_checkpoint(Path(weights))
+    cfg = config_cls.from_dict(ckpt["config"])
+    dev = select_device(device)
+    model = build(cfg)
+    model.load_state_dict(ckpt["model"])
+    return model.to(dev).eval(), cfg, dev
+
+
 class History:
     """``history.csv``: one row per epoch, appended (so a resumed run continues the file)."""
 

@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
-
 import numpy as np
 
 Array = np.ndarray

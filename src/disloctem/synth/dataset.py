@@ -253,9 +253,9 @@ def write_dataset(params: DatasetParams, background_dir: str | Path, out_dir: st
 
 def _collect(results, jsonl, coco: CocoStream, size: int) -> None:
     for block in results:
-        for stem, record, annotations in block:
+        for stem, record, anns in block:
             jsonl.write(record + "\n")
-            coco.add(f"images/{stem}.png", size, annotations)
+            coco.add(f"images/{stem}.png", size, anns)
 
 
 def read_splits(dataset_dir: str | Path) -> dict[str, list[str]]:

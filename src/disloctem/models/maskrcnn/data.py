@@ -27,7 +27,8 @@ def read_splines(dataset_dir: Path) -> dict[str, list[dict]]:
     return out
 
 
-def crop_window(h: int, w: int, crop: int, rng: np.random.Generator, scale: tuple[float, float]) -> tuple[int, int, int]:
+def crop_window(h: int, w: int, crop: int, rng: np.random.Generator,
+                scale: tuple[float, float]) -> tuple[int, int, int]:
     """(y, x, side) of a random square source window; side/crop is the inverse zoom."""
     zoom = float(np.exp(rng.uniform(np.log(scale[0]), np.log(scale[1]))))
     side = min(h, w, max(16, int(round(crop / zoom))))

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ...geometry import polyline_length
 from ...io import AnnotatedLine
 from ...metrics import polyline_distance_matrix
 from ...postprocess import PostprocessParams, mask_to_lines
-from ...geometry import polyline_length
-from ..common import load_checkpoint, select_device
+from ..common import load_trained
 from .data import to_input
 from .model import MaskRCNNConfig, build_maskrcnn, set_input_size
 
@@ -19,12 +19,8 @@ Array = np.ndarray
 
 
 def load_maskrcnn(weights: str | Path, device: str = "auto") -> tuple[torch.nn.Module, MaskRCNNConfig, torch.device]:
-    ckpt = load_checkpoint(Path(weights))
-    cfg = MaskRCNNConfig.from_dict(ckpt["config"])
-    dev = select_device(device)
-    model = build_maskrcnn(cfg)
-    model.load_state_dict(ckpt["model"])
-    return model.to(dev).eval(), cfg, dev
+    """The trained Mask R-CNN from a ``model.pt``, in eval mode."""
+    return load_trained(weights, MaskRCNNConfig, build_maskrcnn, device)
 
 
 @torch.no_grad()
@@ -37,7 +33,8 @@ def predict_instances(model: torch.nn.Module, img: Array, device: torch.device) 
 
 
 def instances_to_lines(pred: dict[str, Array], classes: tuple[str, ...], score_threshold: float,
-                       params: PostprocessParams, duplicate_dist: float = 3.0) -> tuple[list[AnnotatedLine], list[float]]:
+                       params: PostprocessParams,
+                       duplicate_dist: float = 3.0) -> tuple[list[AnnotatedLine], list[float]]:
     """One spline per instance above ``score_threshold`` (the longest line of its mask), then
     duplicates merged: a line of the same class within ``duplicate_dist`` (symmetric mean
     distance) of a higher-scoring line is dropped."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..common import load_checkpoint, normalise, predict_tiled, select_device
+from ..common import load_trained, normalise, predict_tiled
 from .model import UNetConfig, build_unet
 
 Array = np.ndarray
@@ -15,12 +15,7 @@ Array = np.ndarray
 
 def load_unet(weights: str | Path, device: str = "auto") -> tuple[torch.nn.Module, UNetConfig, torch.device]:
     """The trained U-Net from a ``model.pt`` written by :func:`train_unet`, in eval mode."""
-    ckpt = load_checkpoint(Path(weights))
-    cfg = UNetConfig.from_dict(ckpt["config"])
-    dev = select_device(device)
-    model = build_unet(cfg)
-    model.load_state_dict(ckpt["model"])
-    return model.to(dev).eval(), cfg, dev
+    return load_trained(weights, UNetConfig, build_unet, device)
 
 
 @torch.no_grad()
