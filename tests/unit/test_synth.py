@@ -191,3 +191,14 @@ def test_drawn_lines_have_the_requested_width(width):
     canvas = np.zeros((40, 200), np.uint8)
     draw_polyline(canvas, np.array([[10.0, 20.0], [190.0, 20.0]]), 1, width, cv2.LINE_8)
     assert canvas[:, 100].sum() == width
+
+
+def test_width_varies_along_a_line():
+    from disloctem.synth.microstructure import Line
+    from disloctem.synth.render import draw_line_layer
+
+    line = Line("dislocation", np.stack([np.linspace(10, 500, 8), np.full(8, 64.0)], axis=1), 3.0, 0.5)
+    dark, _ = draw_line_layer([line], (128, 512), RenderParams(p_break=0.0, width_modulation=0.6),
+                              np.random.default_rng(3))
+    widths = {int(w) for w in (dark[:, 20:490] > 0).sum(axis=0)}
+    assert len(widths) >= 2 and widths <= {1, 3, 5, 7}

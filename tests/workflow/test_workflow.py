@@ -65,6 +65,16 @@ def test_single_ablation_target_plans_only_its_chain(tmp_path):
     assert "results/models/unet/perlin/model.pt" in out and "maskrcnn" not in out
 
 
+def test_slurm_profile_gives_training_a_gpu(tmp_path):
+    pytest.importorskip("snakemake_executor_plugin_slurm", reason="pip install -e '.[slurm]' for the SLURM profile")
+    res = in_workdir(tmp_path, "-n", "--profile", str(REPO / "profiles" / "slurm"))
+    assert res.returncode == 0, res.stderr
+    out = res.stdout + res.stderr
+    train = out[out.index("rule train_model:"):]
+    train = train[:train.index("Shell command")]
+    assert "gpu=1" in train and "slurm_partition=<GPU_PARTITION>" in train and "cpus_per_task=8" in train
+
+
 @pytest.mark.parametrize("override, message", [
     ("device=gpu", "config error: device: 'gpu' is not one of"),
     ("real_datasets={x: /nonexistent}",

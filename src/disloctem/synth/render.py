@@ -22,6 +22,7 @@ class RenderParams:
 
     line_blur: Range = (0.4, 1.4)  # Gaussian sigma of the line profile, px
     contrast_modulation: float = 0.35  # relative variation of contrast along a line
+    width_modulation: float = 0.3  # relative variation of width along a line
     p_break: float = 0.15  # probability that a line shows a gap
     gb_step: Range = (0.03, 0.2)  # background intensity change across a grain boundary
     specks: tuple[int, int] = (0, 25)  # dust specks / small defects (distractors, unlabelled)
@@ -57,6 +58,11 @@ def cv_thickness(width: float) -> int:
     return 2 * max(1, int(np.ceil((width - 1) / 2 - 1e-9)))
 
 
+def cv_widths(widths: Array) -> Array:
+    """The widths OpenCV can draw (1, 3, 5, ... px) nearest to ``widths``."""
+    return np.maximum(1, 2 * np.round((np.asarray(widths) - 1) / 2) + 1)
+
+
 def draw_polyline(canvas: Array, points: Array, value: float, width: float,
                   line_type: int = cv2.LINE_AA) -> None:
     """Draw an open polyline ``width`` px wide with sub-pixel precision, in place."""
@@ -75,9 +81,9 @@ def _modulation(n: int, amount: float, rng: np.random.Generator) -> Array:
 
 def draw_line_layer(lines: list[Line], shape: tuple[int, int], params: RenderParams,
                     rng: np.random.Generator) -> tuple[Array, Array]:
-    """Dark and bright attenuation layers (float32, 0..1) of all lines, with breaks and
-    contrast varying along each line, before the profile blur. Where lines cross, the line
-    drawn later sets the contrast."""
+    """Dark and bright attenuation layers (float32, 0..1) of all lines, with breaks, and
+    contrast and width varying along each line, before the profile blur. Where lines cross, the
+    line drawn later sets the contrast."""
     dark = np.zeros(shape, np.float32)
     bright = np.zeros(shape, np.float32)
     for line in lines:
@@ -90,12 +96,14 @@ def draw_line_layer(lines: list[Line], shape: tuple[int, int], params: RenderPar
             keep[start:start + gap] = False
         mod = _modulation(n, params.contrast_modulation, rng) * line.contrast
         levels = np.clip(np.round(mod * 20) / 20, 0.0, 1.0)
+        widths = cv_widths(line.width * _modulation(n, params.width_modulation, rng))
         target = bright if line.bright else dark
-        # one polyline per run of kept points at equal contrast level
-        change = np.flatnonzero((levels[1:] != levels[:-1]) | (keep[1:] != keep[:-1])) + 1
+        # one polyline per run of kept points at equal contrast level and drawn width
+        change = np.flatnonzero((levels[1:] != levels[:-1]) | (widths[1:] != widths[:-1])
+                                | (keep[1:] != keep[:-1])) + 1
         for a, b in zip(np.concatenate([[0], change]), np.concatenate([change, [n]])):
             if keep[a]:
-                draw_polyline(target, pts[a:min(b + 1, n)], float(levels[a]), line.width)
+                draw_polyline(target, pts[a:min(b + 1, n)], float(levels[a]), float(widths[a]))
     return dark, bright
 
 
