@@ -64,6 +64,12 @@ def check_references(config: dict) -> None:
         for ds in spec["datasets"]:
             if ds not in config["datasets"]:
                 raise ConfigError(f"methods.{method}.datasets: {ds!r} is not a key of datasets")
+        source = spec.get("encoder_from")
+        if source:
+            trained = config["methods"].get(source, {}).get("datasets", [])
+            missing = [ds for ds in spec["datasets"] if ds not in trained]
+            if missing:
+                raise ConfigError(f"methods.{method}.encoder_from: {source} is not trained on {missing}")
     for name in config.get("real_datasets") or {}:
         if name in RESERVED_SET_NAMES:
             raise ConfigError(f"real_datasets.{name}: the name {name!r} is reserved for the held-out synthetic split")

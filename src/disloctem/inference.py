@@ -25,7 +25,8 @@ def is_straight(points: Array, tolerance: float) -> bool:
     length = float(np.linalg.norm(chord))
     if length < 1e-6:
         return False
-    dev = np.abs(np.cross(chord / length, pts - pts[0]))
+    rel = pts - pts[0]
+    dev = np.abs(chord[0] * rel[:, 1] - chord[1] * rel[:, 0]) / length
     return float(dev.max()) <= tolerance * length + 2.0
 
 
@@ -97,3 +98,11 @@ def maskrcnn_predictor(weights: str | Path, params: PostprocessParams, device: s
     return lambda img: instances_to_lines(predict_instances(model, img, dev), cfg.classes,
                                           cfg.score_threshold, params)
 
+
+def splinereg_predictor(weights: str | Path, params: PostprocessParams, device: str = "auto") -> LinePredictor:
+    """Lines from a trained support-point regressor: decoded directly, no masks involved
+    (``params.min_length`` is the only post-processing setting used)."""
+    from .models.splinereg import load_splinereg, predict_lines
+
+    model, cfg, dev = load_splinereg(weights, device)
+    return lambda img: predict_lines(model, cfg, img, dev, min_length=params.min_length)

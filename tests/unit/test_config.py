@@ -24,7 +24,7 @@ def merged(base: dict, overlay: dict) -> dict:
     return out
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "paper.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "paper.yaml", "methods.yaml"])
 def test_shipped_configs_validate(name):
     validate_config(merged(load("config.yaml"), load(name)), SCHEMA)
 

@@ -53,8 +53,7 @@ def test_dry_run_with_real_sets_evaluates_each(tmp_path):
     assert res.returncode == 0, res.stderr
     out = res.stdout + res.stderr
     for s in ("legros_dev", "tanaka_2um", "heldout"):
-        for method in ("unet", "maskrcnn"):
-            assert f"results/evaluation/{s}/{method}/perlin.json" in out
+        assert f"results/evaluation/{s}/unet/perlin.json" in out
 
 
 def test_single_ablation_target_plans_only_its_chain(tmp_path):
@@ -104,7 +103,7 @@ def test_end_to_end_artifacts(tiny_run):
     assert len(list((ds / "images").glob("*.png"))) == 10
     for f in ["splines.jsonl", "coco.json", "params.json", "splits.json"]:
         assert (ds / f).is_file()
-    for method, epochs in (("unet", 2), ("maskrcnn", 1)):
+    for method, epochs in (("unet", 2), ("maskrcnn", 1), ("splinereg", 1)):
         model_dir = r / "models" / method / "perlin"
         assert (model_dir / "model.pt").is_file()
         history = list(csv.DictReader(open(model_dir / "history.csv")))
@@ -135,7 +134,7 @@ def test_end_to_end_summary_and_report(tiny_run):
     if real_sets_option():
         assert {"legros_dev", "tanaka_2um"} <= sets
         legros = [r for r in rows if r["set"] == "legros_dev" and r["class"] == "dislocation"]
-        assert {r["method"] for r in legros} == {"unet", "maskrcnn"}
+        assert {r["method"] for r in legros} == {"unet", "maskrcnn", "splinereg"}
         assert all(int(r["n_true"]) == 3 for r in legros)
         assert "predicted on legros_dev" in report
     else:
@@ -159,4 +158,6 @@ def test_fresh_clone_without_real_data_reports_it(tmp_path):
     assert "No real images were found" in report
     rows = list(csv.DictReader(open(tmp_path / "results" / "evaluation" / "summary.csv")))
     assert {r["set"] for r in rows} == {"heldout"}
-    assert {r["method"] for r in rows} == {"unet", "maskrcnn"}
+    assert {r["method"] for r in rows} == {"unet", "maskrcnn", "splinereg"}
+    log = (tmp_path / "logs" / "train_model" / "maskrcnn" / "perlin.log").read_text()
+    assert "backbone starts from the encoder of results/models/unet/perlin/model.pt" in log

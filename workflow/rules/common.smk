@@ -33,6 +33,12 @@ def prediction_targets():
     ]
 
 
+def encoder_source(wildcards):
+    """The U-Net whose encoder starts this method's training, if the config says so."""
+    source = config["methods"][wildcards.method].get("encoder_from")
+    return [f"results/models/{source}/{wildcards.dataset}/model.pt"] if source else []
+
+
 def set_images(wildcards):
     """Input images of an evaluation set (the dataset folder for the held-out split)."""
     if wildcards.evalset == HELDOUT:

@@ -3,7 +3,8 @@
 
 rule train_model:
     input:
-        "results/synthetic/{dataset}",
+        data="results/synthetic/{dataset}",
+        encoder=encoder_source,
     output:
         model="results/models/{method}/{dataset}/model.pt",
         history=report(

@@ -10,5 +10,8 @@ from disloctem.runlog import rule_logging
 
 with rule_logging(snakemake.log[0]):  # noqa: F821
     sm = snakemake  # noqa: F821
-    train_method(sm.wildcards.method, sm.input[0], Path(sm.output.model).parent, sm.params.train,
-                 sm.params.device, sm.threads)
+    train = dict(sm.params.train)
+    if sm.input.encoder:
+        train["init_encoder"] = sm.input.encoder[0]
+    train_method(sm.wildcards.method, sm.input.data, Path(sm.output.model).parent, train, sm.params.device,
+                 sm.threads)

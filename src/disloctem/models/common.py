@@ -106,6 +106,13 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     return torch.load(path, map_location=map_location, weights_only=False)
 
 
+def encoder_state(weights: str | Path) -> dict[str, torch.Tensor]:
+    """The ResNet encoder weights of a trained U-Net ``model.pt`` (keys as in torchvision's
+    ResNet: ``conv1.weight``, ``layer1.0.bn1.weight``, ...), to start another method from."""
+    state = load_checkpoint(Path(weights))["model"]
+    return {k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}
+
+
 def load_trained(weights: str | Path, config_cls, build: Callable, device: str = "auto"):
     """(model in eval mode on its device, its config, the device) from a ``model.pt`` written by
     :func:`disloctem.models.training.fit`; ``config_cls.from_dict`` and ``build(cfg)`` rebuild it."""

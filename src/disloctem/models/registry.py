@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import dataclass_from_dict
-from ..inference import LinePredictor, maskrcnn_predictor, unet_predictor
+from ..inference import LinePredictor, maskrcnn_predictor, splinereg_predictor, unet_predictor
 from ..postprocess import PostprocessParams
 
-METHODS = ("unet", "maskrcnn")
+METHODS = ("unet", "maskrcnn", "splinereg")
 
 
 def train_method(method: str, dataset_dir: str | Path, out_dir: str | Path, train: dict, device: str,
@@ -24,6 +24,10 @@ def train_method(method: str, dataset_dir: str | Path, out_dir: str | Path, trai
         from .maskrcnn import MaskRCNNConfig, train_maskrcnn
 
         return train_maskrcnn(dataset_dir, out_dir, dataclass_from_dict(MaskRCNNConfig, values), threads)
+    if method == "splinereg":
+        from .splinereg import SplineRegConfig, train_splinereg
+
+        return train_splinereg(dataset_dir, out_dir, dataclass_from_dict(SplineRegConfig, values), threads)
     raise ValueError(f"unknown method {method!r} (known: {', '.join(METHODS)})")
 
 
@@ -34,4 +38,6 @@ def method_predictor(method: str, weights: str | Path, postprocess: dict, predic
         return unet_predictor(weights, params, device, tta=predict.get("tta", False))
     if method == "maskrcnn":
         return maskrcnn_predictor(weights, params, device)
+    if method == "splinereg":
+        return splinereg_predictor(weights, params, device)
     raise ValueError(f"unknown method {method!r} (known: {', '.join(METHODS)})")

@@ -80,7 +80,8 @@ class InstanceCrops(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         cfg = self.cfg
         rng = np.random.default_rng([cfg.seed, self.epoch, i])
-        stem = self.stems[int(rng.integers(len(self.stems)))]
+        # training draws images at random; unaugmented items (validation) cover each image in turn
+        stem = self.stems[int(rng.integers(len(self.stems)))] if self.augment else self.stems[i % len(self.stems)]
         img = cv2.imread(str(self.dir / "images" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
         if img is None:
             raise FileNotFoundError(f"{self.dir}/images/{stem}.png: missing or unreadable")

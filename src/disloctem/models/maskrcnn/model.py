@@ -21,6 +21,7 @@ from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
 from torchvision.ops import MultiScaleRoIAlign
 
 from ... import CLASSES
+from ..common import encoder_state
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class MaskRCNNConfig:
     time_budget_min: float | None = None
     seed: int = 0
     device: str = "auto"
+    init_encoder: str | None = None  # a U-Net model.pt whose encoder starts the backbone (set by the workflow)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -82,6 +84,18 @@ def build_maskrcnn(cfg: MaskRCNNConfig) -> torch.nn.Module:
         rpn_post_nms_top_n_train=cfg.rpn_post_nms_top_n_train,
         box_batch_size_per_image=cfg.box_batch_size_per_image,
     )
+
+
+def init_backbone_from(model: torch.nn.Module, weights: str) -> None:
+    """Start the ResNet backbone from a trained U-Net's encoder (same architecture): its grey
+    first convolution is split evenly over the three identical input channels, so the features
+    are unchanged; frozen batch norm takes the encoder's running statistics."""
+    state = {k: v for k, v in encoder_state(weights).items() if not k.endswith("num_batches_tracked")}
+    state["conv1.weight"] = state["conv1.weight"].repeat(1, 3, 1, 1) / 3.0
+    missing, unexpected = model.backbone.body.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith("fc.") for k in missing):
+        raise ValueError(f"{weights}: encoder does not fit the {type(model).__name__} backbone "
+                         f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
 
 
 def set_input_size(model: torch.nn.Module, height: int, width: int) -> None:

@@ -11,7 +11,7 @@ import torch
 from ...synth.dataset import read_splits
 from ..training import fit
 from .data import InstanceCrops, collate
-from .model import MaskRCNNConfig, build_maskrcnn
+from .model import MaskRCNNConfig, build_maskrcnn, init_backbone_from
 
 log = logging.getLogger(__name__)
 
@@ -49,4 +49,8 @@ def train_maskrcnn(dataset_dir: str | Path, out_dir: str | Path, cfg: MaskRCNNCo
         model.eval()
         return {"val_loss": float(np.mean(losses))}
 
-    return fit(build_maskrcnn(cfg), cfg, out_dir, batches, loss_fn, val_fn, ["val_loss"], threads)
+    model = build_maskrcnn(cfg)
+    if cfg.init_encoder:
+        init_backbone_from(model, cfg.init_encoder)
+        log.info("backbone starts from the encoder of %s", cfg.init_encoder)
+    return fit(model, cfg, out_dir, batches, loss_fn, val_fn, ["val_loss"], threads)

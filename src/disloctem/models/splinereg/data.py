@@ -1,0 +1,117 @@
+"""Training samples for support-point regression: random crops with heat-map and point targets
+built from ``splines.jsonl``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ...geometry import clip_to_image, polyline_length, resample_polyline, spline_through
+from ..common import augment_photometric, normalise
+from ..maskrcnn.data import crop_window, read_splines
+from .model import STRIDE, SplineRegConfig
+
+Array = np.ndarray
+
+
+def rotate_points(pts: Array, k: int, flip: bool, size: int) -> Array:
+    """Coordinates after ``np.rot90(img, k)`` and then ``img[:, ::-1]`` if ``flip`` (square image)."""
+    out = np.asarray(pts, dtype=np.float64).copy()
+    for _ in range(k % 4):
+        out = np.stack([out[:, 1], size - 1 - out[:, 0]], axis=1)
+    if flip:
+        out[:, 0] = size - 1 - out[:, 0]
+    return out
+
+
+def visible_line(points: Array, y: int, x: int, side: int, crop: int, k: int, flip: bool) -> Array | None:
+    """The longest visible run of a line in a crop window, in crop coordinates, or None."""
+    dense = (spline_through(np.asarray(points), step=1.0) - [x, y]) * (crop / side)
+    runs = clip_to_image(rotate_points(dense, k, flip, crop), crop, crop)
+    return max(runs, key=polyline_length) if runs else None
+
+
+def line_targets(lines: list[tuple[int, Array]], cfg: SplineRegConfig, size: int) -> dict[str, Array]:
+    """Heat-map (C, h, w) and, per line, its midpoint cell, sub-cell offset and point offsets."""
+    h = w = size // STRIDE
+    heat = np.zeros((len(cfg.classes), h, w), np.float32)
+    yy, xx = np.mgrid[0:h, 0:w]
+    cells, offsets, points = [], [], []
+    for cls_index, run in lines:
+        if polyline_length(run) < cfg.min_visible:
+            continue
+        support = resample_polyline(run, cfg.k_support)
+        centre = resample_polyline(run, 3)[1] / STRIDE
+        cx, cy = min(int(centre[0]), w - 1), min(int(centre[1]), h - 1)
+        g = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * cfg.heat_sigma ** 2))
+        np.maximum(heat[cls_index], g, out=heat[cls_index])
+        cells.append((cy, cx))
+        offsets.append(centre - [cx, cy])
+        points.append(((support - centre * STRIDE) / cfg.point_scale).ravel())
+    return {
+        "heat": heat,
+        "cells": np.asarray(cells, np.int64).reshape(-1, 2),
+        "offsets": np.asarray(offsets, np.float32).reshape(-1, 2),
+        "points": np.asarray(points, np.float32).reshape(-1, 2 * cfg.k_support),
+    }
+
+
+class LineCrops(torch.utils.data.Dataset):
+    """Random augmented crops with line targets; item ``i`` of epoch ``e`` is seeded by (seed, e, i)."""
+
+    def __init__(self, dataset_dir: str | Path, stems: list[str], cfg: SplineRegConfig, length: int,
+                 augment: bool = True):
+        self.dir = Path(dataset_dir)
+        self.stems = stems
+        self.cfg = cfg
+        self.length = length
+        self.augment = augment
+        self.splines = read_splines(self.dir)
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, dict[str, Array]]:
+        cfg = self.cfg
+        rng = np.random.default_rng([cfg.seed, self.epoch, i])
+        # training draws images at random; unaugmented items (validation) cover each image in turn
+        stem = self.stems[int(rng.integers(len(self.stems)))] if self.augment else self.stems[i % len(self.stems)]
+        img = cv2.imread(str(self.dir / "images" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
+        if img is None:
+            raise FileNotFoundError(f"{self.dir}/images/{stem}.png: missing or unreadable")
+        img = img.astype(np.float32) / 255.0
+        y, x, side = crop_window(*img.shape, cfg.crop, rng, cfg.scale if self.augment else (1.0, 1.0))
+        k, flip = (int(rng.integers(4)), bool(rng.random() < 0.5)) if self.augment else (0, False)
+        window = img[y:y + side, x:x + side]
+        if side != cfg.crop:
+            window = cv2.resize(window, (cfg.crop, cfg.crop), interpolation=cv2.INTER_AREA)
+        window = np.rot90(window, k)
+        if flip:
+            window = window[:, ::-1]
+        window = np.ascontiguousarray(window)
+        if self.augment:
+            window = augment_photometric(window, rng)
+        lines = []
+        for rec in self.splines[stem]:
+            run = visible_line(rec["points"], y, x, side, cfg.crop, k, flip)
+            if run is not None:
+                lines.append((cfg.classes.index(rec["class"]), run))
+        return torch.from_numpy(normalise(window))[None], line_targets(lines, cfg, cfg.crop)
+
+
+def collate(batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Stack images and heat-maps; concatenate the per-line targets with their batch index."""
+    images = torch.stack([b[0] for b in batch])
+    heat = torch.from_numpy(np.stack([b[1]["heat"] for b in batch]))
+    index = np.concatenate([np.concatenate([np.full((len(t["cells"]), 1), j), t["cells"]], axis=1)
+                            for j, (_, t) in enumerate(batch)]).astype(np.int64)
+    return images, {
+        "heat": heat,
+        "index": torch.from_numpy(index.reshape(-1, 3)),
+        "offsets": torch.from_numpy(np.concatenate([t["offsets"] for _, t in batch])),
+        "points": torch.from_numpy(np.concatenate([t["points"] for _, t in batch])),
+    }
