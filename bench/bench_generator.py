@@ -1,9 +1,10 @@
 """Generation speed of the synthetic dataset writer, against the PNG-encoding floor.
 
-    python bench/bench_generator.py [--n 100] [--size 512]
+    python bench/bench_generator.py [--n 100] [--size 512] [--workers 2]
 
 Prints images per second for: the full writer (image + 3 masks + instances + Labelme + COCO +
-splines.jsonl), rendering alone, and PNG encoding alone of the same five arrays.
+splines.jsonl) with 1 and with ``--workers`` processes, rendering alone, and PNG encoding alone
+of the same five arrays (one process).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -33,6 +35,9 @@ def main() -> None:
         t = time.perf_counter()
         write_dataset(params, tmp / "bg", tmp / "ds")
         full = (args.n + 1) / (time.perf_counter() - t)
+        t = time.perf_counter()
+        write_dataset(params, tmp / "bg", tmp / "ds_parallel", workers=args.workers)
+        parallel = (args.n + 1) / (time.perf_counter() - t)
         pool = load_backgrounds(tmp / "bg")
         t = time.perf_counter()
         samples = []
@@ -45,8 +50,9 @@ def main() -> None:
             for arr in (img, masks[0], masks[1], masks[2], inst):
                 cv2.imencode(".png", arr, PNG_FAST)
         png = args.n / (time.perf_counter() - t)
-    print(f"{args.size}x{args.size}, {args.n} images, 1 process")
-    print(f"full writer (all labels): {full:7.1f} images/s")
+    print(f"{args.size}x{args.size}, {args.n} images")
+    print(f"full writer (all labels), 1 process : {full:7.1f} images/s")
+    print(f"full writer (all labels), {args.workers} processes: {parallel:7.1f} images/s")
     print(f"render + rasterise only : {render:7.1f} images/s")
     print(f"PNG encoding floor      : {png:7.1f} images/s")
 
