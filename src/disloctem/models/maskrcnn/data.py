@@ -4,6 +4,7 @@ rasterised from ``splines.jsonl`` at the configured instance width."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -61,6 +62,50 @@ def instance_targets(lines: list[dict], classes: tuple[str, ...], y: int, x: int
     }
 
 
+@dataclass
+class Window:
+    """A square training window: where it was cut (``y``, ``x``, ``side`` px, zoomed to the crop
+    size) and how it was turned (``k`` quarter turns, then ``flip``)."""
+
+    stem: str
+    image: Array
+    y: int
+    x: int
+    side: int
+    k: int
+    flip: bool
+
+
+def sample_window(dataset_dir: Path, stems: list[str], i: int, rng: np.random.Generator, crop: int,
+                  scale: tuple[float, float], augment: bool) -> Window:
+    """Item ``i``: a random image (training) or image ``i`` in turn (``augment`` false, for
+    validation), a random zoomed window, a random quarter turn and flip, photometric
+    augmentation; unaugmented windows are neither zoomed nor turned."""
+    stem = stems[int(rng.integers(len(stems)))] if augment else stems[i % len(stems)]
+    img = cv2.imread(str(dataset_dir / "images" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        raise FileNotFoundError(f"{dataset_dir}/images/{stem}.png: missing or unreadable")
+    img = img.astype(np.float32) / 255.0
+    y, x, side = crop_window(*img.shape, crop, rng, scale if augment else (1.0, 1.0))
+    k, flip = (int(rng.integers(4)), bool(rng.random() < 0.5)) if augment else (0, False)
+    window = img[y:y + side, x:x + side]
+    if side != crop:
+        window = cv2.resize(window, (crop, crop), interpolation=cv2.INTER_AREA)
+    window = np.rot90(window, k)
+    if flip:
+        window = window[:, ::-1]
+    window = np.ascontiguousarray(window)
+    if augment:
+        window = augment_photometric(window, rng)
+    return Window(stem, window, y, x, side, k, flip)
+
+
+def fixed_batches(dataset: torch.utils.data.Dataset, batch_size: int, collate_fn) -> list:
+    """All items of a (validation) dataset, collated into batches once."""
+    n = len(dataset)
+    return [collate_fn([dataset[i] for i in range(j, min(j + batch_size, n))]) for j in range(0, n, batch_size)]
+
+
 class InstanceCrops(torch.utils.data.Dataset):
     """Random augmented crops with instance targets; item ``i`` of epoch ``e`` is seeded by
     (seed, e, i)."""
@@ -80,25 +125,10 @@ class InstanceCrops(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         cfg = self.cfg
         rng = np.random.default_rng([cfg.seed, self.epoch, i])
-        # training draws images at random; unaugmented items (validation) cover each image in turn
-        stem = self.stems[int(rng.integers(len(self.stems)))] if self.augment else self.stems[i % len(self.stems)]
-        img = cv2.imread(str(self.dir / "images" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
-        if img is None:
-            raise FileNotFoundError(f"{self.dir}/images/{stem}.png: missing or unreadable")
-        img = img.astype(np.float32) / 255.0
-        scale = cfg.scale if self.augment else (1.0, 1.0)
-        y, x, side = crop_window(*img.shape, cfg.crop, rng, scale)
-        k_rot, flip = int(rng.integers(4)), bool(rng.random() < 0.5)
-        window = cv2.resize(img[y:y + side, x:x + side], (cfg.crop, cfg.crop), interpolation=cv2.INTER_AREA) \
-            if side != cfg.crop else img[y:y + side, x:x + side]
-        window = np.rot90(window, k_rot)
-        if flip:
-            window = window[:, ::-1]
-        if self.augment:
-            window = augment_photometric(np.ascontiguousarray(window), rng)
-        target = instance_targets(self.splines[stem], cfg.classes, y, x, side, cfg.crop, cfg.mask_width,
-                                  cfg.min_instance_pixels, k_rot, flip)
-        return to_input(window), target
+        w = sample_window(self.dir, self.stems, i, rng, cfg.crop, cfg.scale, self.augment)
+        target = instance_targets(self.splines[w.stem], cfg.classes, w.y, w.x, w.side, cfg.crop, cfg.mask_width,
+                                  cfg.min_instance_pixels, w.k, w.flip)
+        return to_input(w.image), target
 
 
 def to_input(img: Array) -> torch.Tensor:

@@ -10,7 +10,7 @@ import torch
 
 from ...synth.dataset import read_splits
 from ..training import fit
-from .data import InstanceCrops, collate
+from .data import InstanceCrops, collate, fixed_batches
 from .model import MaskRCNNConfig, build_maskrcnn, init_backbone_from
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,7 @@ def train_maskrcnn(dataset_dir: str | Path, out_dir: str | Path, cfg: MaskRCNNCo
     log.info("Mask R-CNN on %s: %d training images", dataset_dir, len(splits["train"]))
     data = InstanceCrops(dataset_dir, splits["train"], cfg, cfg.steps_per_epoch * cfg.batch_size)
     val = InstanceCrops(dataset_dir, splits["val"], cfg, len(splits["val"]), augment=False)
-    val_batches = [collate([val[i] for i in range(j, min(j + cfg.batch_size, len(val)))])
-                   for j in range(0, len(val), cfg.batch_size)]
+    val_batches = fixed_batches(val, cfg.batch_size, collate)
 
     def batches(epoch: int):
         data.epoch = epoch

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from ...geometry import clip_to_image, polyline_length, resample_polyline, spline_through
-from ..common import augment_photometric, normalise
-from ..maskrcnn.data import crop_window, read_splines
+from ..common import normalise
+from ..maskrcnn.data import read_splines, sample_window
 from .model import STRIDE, SplineRegConfig
 
 Array = np.ndarray
@@ -78,29 +77,13 @@ class LineCrops(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, dict[str, Array]]:
         cfg = self.cfg
         rng = np.random.default_rng([cfg.seed, self.epoch, i])
-        # training draws images at random; unaugmented items (validation) cover each image in turn
-        stem = self.stems[int(rng.integers(len(self.stems)))] if self.augment else self.stems[i % len(self.stems)]
-        img = cv2.imread(str(self.dir / "images" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
-        if img is None:
-            raise FileNotFoundError(f"{self.dir}/images/{stem}.png: missing or unreadable")
-        img = img.astype(np.float32) / 255.0
-        y, x, side = crop_window(*img.shape, cfg.crop, rng, cfg.scale if self.augment else (1.0, 1.0))
-        k, flip = (int(rng.integers(4)), bool(rng.random() < 0.5)) if self.augment else (0, False)
-        window = img[y:y + side, x:x + side]
-        if side != cfg.crop:
-            window = cv2.resize(window, (cfg.crop, cfg.crop), interpolation=cv2.INTER_AREA)
-        window = np.rot90(window, k)
-        if flip:
-            window = window[:, ::-1]
-        window = np.ascontiguousarray(window)
-        if self.augment:
-            window = augment_photometric(window, rng)
+        w = sample_window(self.dir, self.stems, i, rng, cfg.crop, cfg.scale, self.augment)
         lines = []
-        for rec in self.splines[stem]:
-            run = visible_line(rec["points"], y, x, side, cfg.crop, k, flip)
+        for rec in self.splines[w.stem]:
+            run = visible_line(rec["points"], w.y, w.x, w.side, cfg.crop, w.k, w.flip)
             if run is not None:
                 lines.append((cfg.classes.index(rec["class"]), run))
-        return torch.from_numpy(normalise(window))[None], line_targets(lines, cfg, cfg.crop)
+        return torch.from_numpy(normalise(w.image))[None], line_targets(lines, cfg, cfg.crop)
 
 
 def collate(batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

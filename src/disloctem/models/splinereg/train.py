@@ -10,6 +10,7 @@ import torch
 
 from ...synth.dataset import read_splits
 from ..common import encoder_state
+from ..maskrcnn.data import fixed_batches
 from ..training import fit
 from .data import LineCrops, collate
 from .model import SplineRegConfig, build_splinereg
@@ -53,8 +54,7 @@ def train_splinereg(dataset_dir: str | Path, out_dir: str | Path, cfg: SplineReg
     log.info("support-point regression on %s: %d training images", dataset_dir, len(splits["train"]))
     data = LineCrops(dataset_dir, splits["train"], cfg, cfg.steps_per_epoch * cfg.batch_size)
     val = LineCrops(dataset_dir, splits["val"], cfg, len(splits["val"]), augment=False)
-    val_batches = [collate([val[i] for i in range(j, min(j + cfg.batch_size, len(val)))])
-                   for j in range(0, len(val), cfg.batch_size)]
+    val_batches = fixed_batches(val, cfg.batch_size, collate)
 
     def to(batch, device):
         x, t = batch
