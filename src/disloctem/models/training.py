@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -15,6 +16,33 @@ import torch
 from .common import History, Progress, Stopwatch, load_checkpoint, save_checkpoint, select_device
 
 log = logging.getLogger(__name__)
+C = TypeVar("C", bound="TrainingConfig")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Training settings every method has; each method's config extends it (and may change the
+    defaults)."""
+
+    batch_size: int = 8
+    crop: int = 256
+    scale: tuple[float, float] = (0.6, 1.6)  # zoom range of training crops (augmentation)
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    epochs: int = 20
+    steps_per_epoch: int = 50
+    time_budget_min: float | None = None  # stop (and anneal the LR) by this wall time
+    seed: int = 0
+    device: str = "auto"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls: type[C], d: dict) -> C:
+        from ..config import dataclass_from_dict
+
+        return dataclass_from_dict(cls, d)
 
 LossFn = Callable[[torch.nn.Module, Any, torch.device], torch.Tensor]
 ValidateFn = Callable[[torch.nn.Module, torch.device], dict[str, float]]

@@ -12,7 +12,7 @@ Choices for thin, long, often diagonal lines (docs/design.md):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torchvision.models.detection import MaskRCNN
@@ -22,10 +22,11 @@ from torchvision.ops import MultiScaleRoIAlign
 
 from ... import CLASSES
 from ..common import encoder_state
+from ..training import TrainingConfig
 
 
 @dataclass(frozen=True)
-class MaskRCNNConfig:
+class MaskRCNNConfig(TrainingConfig):
     backbone: str = "resnet18"  # resnet18 | resnet34 | resnet50 (FPN on all)
     anchor_sizes: tuple[int, ...] = (16, 32, 64, 128, 256)
     aspect_ratios: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -39,27 +40,9 @@ class MaskRCNNConfig:
     rpn_post_nms_top_n_train: int = 500  # torchvision: 2000
     box_batch_size_per_image: int = 256  # torchvision: 512
     classes: tuple[str, ...] = CLASSES
-    # training
     batch_size: int = 2
-    crop: int = 256
-    scale: tuple[float, float] = (0.6, 1.6)
     lr: float = 2e-4
-    weight_decay: float = 1e-4
-    epochs: int = 20
-    steps_per_epoch: int = 50
-    time_budget_min: float | None = None
-    seed: int = 0
-    device: str = "auto"
     init_encoder: str | None = None  # a U-Net model.pt whose encoder starts the backbone (set by the workflow)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "MaskRCNNConfig":
-        from ...config import dataclass_from_dict
-
-        return dataclass_from_dict(cls, d)
 
 
 def build_maskrcnn(cfg: MaskRCNNConfig) -> torch.nn.Module:

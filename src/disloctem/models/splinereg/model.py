@@ -14,51 +14,32 @@ in training (the target of each line sits at its own midpoint cell) and none in 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import segmentation_models_pytorch as smp
 import torch
 
 from ... import CLASSES
+from ..training import TrainingConfig
 
 STRIDE = 4
 
 
 @dataclass(frozen=True)
-class SplineRegConfig:
+class SplineRegConfig(TrainingConfig):
     encoder: str = "resnet18"
-    k_support: int = 8  # must equal the generator's microstructure.k_support
+    k_support: int = 8  # support points per line, equally spaced in arc length as in the generator
     point_scale: float = 16.0  # px per unit of the regressed point offsets
     heat_sigma: float = 1.0  # Gaussian radius of a midpoint on the heat-map, output cells
     heat_threshold: float = 0.3  # decoding: peaks above this probability are lines
     min_visible: float = 12.0  # lines with less visible length in a crop are not targets, px
     point_weight: float = 1.0
     classes: tuple[str, ...] = CLASSES
-    # training
-    batch_size: int = 8
-    crop: int = 256
-    scale: tuple[float, float] = (0.6, 1.6)
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    epochs: int = 20
-    steps_per_epoch: int = 50
-    time_budget_min: float | None = None
-    seed: int = 0
-    device: str = "auto"
     init_encoder: str | None = None  # a U-Net model.pt whose encoder starts this one (set by the workflow)
 
     @property
     def out_channels(self) -> int:
         return len(self.classes) + 2 + 2 * self.k_support
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "SplineRegConfig":
-        from ...config import dataclass_from_dict
-
-        return dataclass_from_dict(cls, d)
 
 
 class SplineRegNet(torch.nn.Module):
