@@ -62,7 +62,8 @@ def labelme_pairs(path: Path) -> list[tuple[str, Array]]:
 
 
 def truth_polylines(rs: RealSet, stem: str) -> list[Array] | None:
-    """True lines for an overlay: Labelme lines, or mask outlines' skeleton pixels as points."""
+    """True Labelme lines for an overlay, or None for a masks-only annotation (tinted instead by
+    :func:`truth_mask_rgb`)."""
     if stem in rs.labelme:
         return [ln.points for ln in read_labelme_lines(rs.labelme[stem])[0]]
     return None

@@ -106,9 +106,9 @@ def fixed_batches(dataset: torch.utils.data.Dataset, batch_size: int, collate_fn
     return [collate_fn([dataset[i] for i in range(j, min(j + batch_size, n))]) for j in range(0, n, batch_size)]
 
 
-class InstanceCrops(torch.utils.data.Dataset):
-    """Random augmented crops with instance targets; item ``i`` of epoch ``e`` is seeded by
-    (seed, e, i)."""
+class SplineWindows(torch.utils.data.Dataset):
+    """Windows of a synthetic dataset with its ``splines.jsonl`` records; item ``i`` of epoch
+    ``e`` is seeded by (seed, e, i). Subclasses turn a :class:`Window` into a training sample."""
 
     def __init__(self, dataset_dir: str | Path, stems: list[str], cfg, length: int, augment: bool = True):
         self.dir = Path(dataset_dir)
@@ -122,10 +122,17 @@ class InstanceCrops(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.length
 
+    def window(self, i: int) -> Window:
+        rng = np.random.default_rng([self.cfg.seed, self.epoch, i])
+        return sample_window(self.dir, self.stems, i, rng, self.cfg.crop, self.cfg.scale, self.augment)
+
+
+class InstanceCrops(SplineWindows):
+    """Random augmented crops with instance targets."""
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         cfg = self.cfg
-        rng = np.random.default_rng([cfg.seed, self.epoch, i])
-        w = sample_window(self.dir, self.stems, i, rng, cfg.crop, cfg.scale, self.augment)
+        w = self.window(i)
         target = instance_targets(self.splines[w.stem], cfg.classes, w.y, w.x, w.side, cfg.crop, cfg.mask_width,
                                   cfg.min_instance_pixels, w.k, w.flip)
         return to_input(w.image), target

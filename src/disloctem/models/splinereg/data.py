@@ -3,14 +3,12 @@ built from ``splines.jsonl``."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
 from ...geometry import clip_to_image, polyline_length, resample_polyline, spline_through
 from ..common import normalise
-from ..maskrcnn.data import read_splines, sample_window
+from ..maskrcnn.data import SplineWindows
 from .model import STRIDE, SplineRegConfig
 
 Array = np.ndarray
@@ -58,26 +56,12 @@ def line_targets(lines: list[tuple[int, Array]], cfg: SplineRegConfig, size: int
     }
 
 
-class LineCrops(torch.utils.data.Dataset):
-    """Random augmented crops with line targets; item ``i`` of epoch ``e`` is seeded by (seed, e, i)."""
-
-    def __init__(self, dataset_dir: str | Path, stems: list[str], cfg: SplineRegConfig, length: int,
-                 augment: bool = True):
-        self.dir = Path(dataset_dir)
-        self.stems = stems
-        self.cfg = cfg
-        self.length = length
-        self.augment = augment
-        self.splines = read_splines(self.dir)
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return self.length
+class LineCrops(SplineWindows):
+    """Random augmented crops with line targets."""
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, dict[str, Array]]:
         cfg = self.cfg
-        rng = np.random.default_rng([cfg.seed, self.epoch, i])
-        w = sample_window(self.dir, self.stems, i, rng, cfg.crop, cfg.scale, self.augment)
+        w = self.window(i)
         lines = []
         for rec in self.splines[w.stem]:
             run = visible_line(rec["points"], w.y, w.x, w.side, cfg.crop, w.k, w.flip)
