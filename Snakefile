@@ -11,9 +11,14 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from disloctem.config import (
     ConfigError,
     background_sources,
+    check_real_sources,
     check_training_sets,
+    dataset_kind,
+    dataset_real_sources,
     discover_real_sets,
+    expand_studies,
     scan_training_sets,
+    training_settings,
     validate_config,
 )
 
@@ -28,6 +33,8 @@ try:
     REAL_SETS = discover_real_sets(config["real_root"], config.get("real_datasets"))
     TRAINING_SETS = scan_training_sets(config.get("training_sets"))
     check_training_sets(config.get("training_sets"), REAL_SETS)
+    STUDY_DATASETS = expand_studies(config, REAL_SETS)
+    check_real_sources(config, REAL_SETS)
 except ConfigError as exc:
     sys.exit(f"config error: {exc}")
 

@@ -15,6 +15,8 @@ from .io import InputError, RealSet, scan_real_set
 
 T = TypeVar("T")
 RESERVED_SET_NAMES = ("heldout",)
+RESERVED_DATASET_NAMES = ("none",)
+SYNTHETIC_KEYS = {"background", "size", "microstructure", "templates_from", "render", "shards"}
 
 
 class ConfigError(ValueError):
@@ -42,9 +44,9 @@ def check_references(config: dict) -> None:
     """Cross-references the schema cannot express: names that must exist or must not clash."""
     training_sets = config.get("training_sets") or {}
     for name, ds in config["datasets"].items():
-        bg = ds["background"]
-        if bg not in config["backgrounds"]:
-            raise ConfigError(f"datasets.{name}.background: {bg!r} is not a key of backgrounds")
+        if name in RESERVED_DATASET_NAMES:
+            raise ConfigError(f"datasets.{name}: the name {name!r} is reserved (the baseline's training data)")
+        check_dataset(name, ds, config)
         for src in ds.get("templates_from", []):
             if src not in training_sets:
                 raise ConfigError(f"datasets.{name}.templates_from: {src!r} is not a key of training_sets")
@@ -64,6 +66,7 @@ def check_references(config: dict) -> None:
         for ds in spec["datasets"]:
             if ds not in config["datasets"]:
                 raise ConfigError(f"methods.{method}.datasets: {ds!r} is not a key of datasets")
+        finetune_chain_ok(config, method)
         source = spec.get("encoder_from")
         if source:
             trained = config["methods"].get(source, {}).get("datasets", [])
@@ -73,6 +76,133 @@ def check_references(config: dict) -> None:
     for name in config.get("real_datasets") or {}:
         if name in RESERVED_SET_NAMES:
             raise ConfigError(f"real_datasets.{name}: the name {name!r} is reserved for the held-out synthetic split")
+
+
+def dataset_kind(spec: dict) -> str:
+    return spec.get("kind", "synthetic")
+
+
+def check_dataset(name: str, ds: dict, config: dict) -> None:
+    """The keys a dataset needs (and must not have) for its kind, and the names it refers to."""
+    kind = dataset_kind(ds)
+    where = f"datasets.{name}"
+    if kind == "synthetic":
+        missing = [k for k in ("background", "n_train", "n_val", "seed") if k not in ds]
+        if missing:
+            raise ConfigError(f"{where}: a synthetic dataset needs {', '.join(missing)}")
+        if ds["background"] not in config["backgrounds"]:
+            raise ConfigError(f"{where}.background: {ds['background']!r} is not a key of backgrounds")
+        wrong = sorted({"source", "parts", "label_width"} & set(ds))
+    elif kind == "real":
+        if "source" not in ds:
+            raise ConfigError(f"{where}: a real dataset needs source (a real set)")
+        wrong = sorted((SYNTHETIC_KEYS | {"parts"}) & set(ds))
+    else:
+        if not ds.get("parts"):
+            raise ConfigError(f"{where}: a mixed dataset needs parts (dataset name -> repeat)")
+        for part in ds["parts"]:
+            if part not in config["datasets"] or part == name:
+                raise ConfigError(f"{where}.parts: {part!r} is not another key of datasets")
+        wrong = sorted((SYNTHETIC_KEYS | {"source", "n_train", "label_width"}) & set(ds))
+    if wrong:
+        raise ConfigError(f"{where}: {', '.join(wrong)} do not apply to a {kind} dataset")
+    base = ds.get("finetune_from")
+    if base is not None and (base not in config["datasets"] or base == name):
+        raise ConfigError(f"{where}.finetune_from: {base!r} is not another key of datasets")
+
+
+def check_real_sources(config: dict, real_sets: dict[str, RealSet]) -> None:
+    """Real datasets must name an annotated real set of this run."""
+    for name, ds in config["datasets"].items():
+        if dataset_kind(ds) != "real":
+            continue
+        rs = real_sets.get(ds["source"])
+        if rs is None:
+            raise ConfigError(f"datasets.{name}.source: {ds['source']!r} is not a real set of this run "
+                              f"(found: {', '.join(sorted(real_sets)) or 'none'})")
+        if not rs.annotated:
+            raise ConfigError(f"datasets.{name}.source: real set {ds['source']!r} ({rs.root}) has no annotations")
+
+
+def dataset_real_sources(config: dict, name: str) -> set[str]:
+    """Real sets whose images a dataset (or a model trained on it, through fine-tuning) has seen:
+    such a model is not evaluated on them."""
+    ds = config["datasets"][name]
+    out = {ds["source"]} if dataset_kind(ds) == "real" else set()
+    for part in ds.get("parts", {}):
+        out |= dataset_real_sources(config, part)
+    if ds.get("finetune_from"):
+        out |= dataset_real_sources(config, ds["finetune_from"])
+    return out
+
+
+def finetune_chain_ok(config: dict, method: str) -> None:
+    """A dataset fine-tuned from another needs the method to be trained on that other dataset."""
+    trained = config["methods"][method]["datasets"]
+    for ds in trained:
+        base = config["datasets"][ds].get("finetune_from")
+        if base and base not in trained:
+            raise ConfigError(f"methods.{method}.datasets: {ds!r} is fine-tuned from {base!r}, "
+                              f"which {method} is not trained on")
+
+
+def training_settings(config: dict, method: str, dataset: str) -> dict:
+    """The method's ``train`` section with the dataset's schedule changes on top."""
+    return {**config["methods"][method].get("train", {}), **config["datasets"][dataset].get("train", {})}
+
+
+def pick_study_sources(config: dict, real_sets: dict[str, RealSet]) -> list[str]:
+    """Real sets the studies train on: those named, every annotated set (``all``), or (``auto``)
+    the annotated set with the most annotated images (ties: the first by name), provided there
+    is a second annotated set to score its models on."""
+    wanted = (config.get("studies") or {}).get("real_sources", "auto")
+    if wanted == "all":
+        return sorted(name for name, rs in real_sets.items() if rs.annotated)
+    if wanted != "auto":
+        for name in wanted:
+            if name not in real_sets or not real_sets[name].annotated:
+                raise ConfigError(f"studies.real_sources: {name!r} is not an annotated real set of this run")
+        return list(wanted)
+    annotated = [rs for rs in sorted(real_sets.values(), key=lambda r: r.name) if rs.annotated]
+    if len(annotated) < 2:
+        return []  # a study model is scored on another annotated set than the one it trained on
+    return [max(annotated, key=lambda rs: len(rs.annotated_stems())).name]
+
+
+def expand_studies(config: dict, real_sets: dict[str, RealSet]) -> list[str]:
+    """Add the datasets of the real-data studies to ``config`` (in place) and train the studies'
+    method on them; returns the names added. For each source set ``S``: ``real_S`` (its annotated
+    images, from scratch), ``ft{n}_S`` (``n`` of them, fine-tuned from the base dataset's model)
+    and ``mixed_S`` (base + real images repeated, fine-tuned from the base model)."""
+    st = config.get("studies")
+    if not st:
+        return []
+    method, base = st.get("method", "unet"), st.get("base")
+    if method not in config["methods"]:
+        raise ConfigError(f"studies.method: {method!r} is not a key of methods")
+    if base not in config["methods"][method]["datasets"]:
+        raise ConfigError(f"studies.base: {base!r} is not a dataset {method} is trained on")
+    seed, n_val = st.get("seed", 0), st.get("n_val", 2)
+    added: dict[str, dict] = {}
+    for src in pick_study_sources(config, real_sets):
+        common = {"kind": "real", "source": src, "n_val": n_val, "seed": seed}
+        if st.get("real_only", True):
+            added[f"real_{src}"] = {**common, "train": st.get("scratch_train", {})}
+        for n in st.get("finetune_images", []):
+            added[f"ft{n}_{src}"] = {**common, "n_train": n, "finetune_from": base,
+                                     "train": st.get("finetune_train", {})}
+        if st.get("mixed", True):
+            n_mix = max(st.get("finetune_images", [10]) or [10])
+            added[f"ftpool_{src}"] = {**common, "n_train": n_mix}
+            added[f"mixed_{src}"] = {"kind": "mixed", "parts": {base: 1, f"ftpool_{src}": st.get("mixed_repeat", 20)},
+                                     "seed": seed, "finetune_from": base, "train": st.get("finetune_train", {})}
+    clash = sorted(set(added) & set(config["datasets"]))
+    if clash:
+        raise ConfigError(f"datasets: {', '.join(clash)} clash with the names the studies generate")
+    config["datasets"].update(added)
+    trained = config["methods"][method]["datasets"]
+    trained.extend(d for d in added if not d.startswith("ftpool_"))
+    return list(added)
 
 
 def background_sources(config: dict, background: str) -> list[str]:

@@ -2,7 +2,7 @@
 
 Real set layout (see docs/data.md)::
 
-    <set>/images/<stem>.(png|jpg|jpeg|tif|tiff)
+    <set>/images/<stem>.(png|jpg|jpeg|tif|tiff|dm3|dm4)
     <set>/labelme/<stem>.json          optional, linestrip/line shapes
     <set>/masks/<class>/<stem>.png     optional, nonzero = line
 """
@@ -19,7 +19,10 @@ import numpy as np
 from . import CLASSES
 
 Array = np.ndarray
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dm3", ".dm4")
+DM_SUFFIXES = (".dm3", ".dm4")
+NM_PER_UNIT = {"nm": 1.0, "um": 1e3, "µm": 1e3, "μm": 1e3, "micron": 1e3, "microns": 1e3, "a": 0.1, "å": 0.1,
+               "angstrom": 0.1, "pm": 1e-3, "mm": 1e6, "m": 1e9}
 LINE_SHAPES = ("linestrip", "line")
 
 
@@ -30,7 +33,9 @@ class InputError(ValueError):
 def read_grayscale(path: str | Path) -> Array:
     """A micrograph as float32 in [0, 1]; 8- and 16-bit, grey or colour (converted to grey)."""
     path = Path(path)
-    if path.suffix.lower() in (".tif", ".tiff"):
+    if path.suffix.lower() in DM_SUFFIXES:
+        img = read_dm_signal(path)["data"]
+    elif path.suffix.lower() in (".tif", ".tiff"):
         import tifffile
 
         try:
@@ -53,6 +58,57 @@ def read_grayscale(path: str | Path) -> Array:
     if np.isnan(lo) or np.isnan(hi):
         raise InputError(f"{path}: image contains NaN values")
     return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+
+
+def read_dm_signal(path: str | Path) -> dict:
+    """The first 2-D image of a Gatan DigitalMicrograph file (DM3/DM4), as rosettasciio returns
+    it: a dict with ``data`` and ``axes`` (each with ``scale`` and ``units``)."""
+    try:
+        from rsciio.digitalmicrograph import file_reader
+    except ImportError as exc:  # pragma: no cover - rosettasciio is a dependency
+        raise InputError(f"{path}: reading DM3/DM4 needs rosettasciio (pip install rosettasciio)") from exc
+    try:
+        signals = file_reader(str(path))
+    except Exception as exc:  # the reader raises many types on corrupt files
+        raise InputError(f"{path}: cannot read DigitalMicrograph file ({exc})") from exc
+    for sig in signals:
+        if np.asarray(sig["data"]).ndim == 2:
+            return sig
+    raise InputError(f"{path}: no 2-D image in this DigitalMicrograph file")
+
+
+def _nm(scale: float, unit: str) -> float | None:
+    factor = NM_PER_UNIT.get(str(unit).strip().lower())
+    return float(scale) * factor if factor and scale and float(scale) > 0 else None
+
+
+def read_pixel_size_nm(path: str | Path) -> float | None:
+    """Pixel size in nm from an image file's metadata, where it states one: the axis calibration
+    of DM3/DM4 files, ImageJ's unit + resolution tags or FEI/Thermo Fisher's PixelWidth in TIFF
+    files. None when the file does not say (PNG, JPEG, plain TIFF: a DPI value is not a pixel
+    size and is ignored)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in DM_SUFFIXES:
+        axes = read_dm_signal(path).get("axes") or []
+        return _nm(axes[-1].get("scale", 0), axes[-1].get("units", "")) if axes else None
+    if suffix not in (".tif", ".tiff"):
+        return None
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            fei = tif.fei_metadata
+            if fei and fei.get("Scan", {}).get("PixelWidth"):
+                return float(fei["Scan"]["PixelWidth"]) * 1e9
+            ij = tif.imagej_metadata or {}
+            tag = tif.pages[0].tags.get("XResolution")
+            if ij.get("unit") and tag is not None:
+                num, den = tag.value
+                return _nm(den / num, ij["unit"]) if num else None
+    except Exception as exc:  # tifffile raises many types
+        raise InputError(f"{path}: cannot read TIFF metadata ({exc})") from exc
+    return None
 
 
 @dataclass

@@ -101,9 +101,20 @@ def real_data_section(real_sets: dict[str, RealSet]) -> str:
             f"{rows}</table>")
 
 
+def synthetic_datasets(config: dict) -> list[str]:
+    """Names of the rendered (not real or mixed) datasets."""
+    return [d for d, spec in config["datasets"].items() if spec.get("kind", "synthetic") == "synthetic"]
+
+
+def scored_models(config: dict) -> list[tuple[str, str]]:
+    """(method, training data) of every trained model, then the baseline's."""
+    pairs = [(m, d) for m, spec in config["methods"].items() for d in spec["datasets"]]
+    return pairs + ([("baseline", "none")] if config.get("baseline", {}).get("enabled", True) else [])
+
+
 def gallery_section(config: dict, real_sets: dict[str, RealSet], n: int) -> str:
     parts = []
-    for name in config["datasets"]:
+    for name in synthetic_datasets(config):
         root = Path("results/synthetic") / name
         stems = json.loads((root / "splits.json").read_text())["train"][:n]
         tiles = []
@@ -147,7 +158,7 @@ def radial_power_spectrum(img: Array, bins: int = 64) -> tuple[Array, Array]:
 def realism_figure(config: dict, real_sets: dict[str, RealSet], per_set: int = 8) -> str:
     """Grey-level histograms and radially averaged power spectra, synthetic versus real."""
     groups: dict[str, list[Array]] = {}
-    for name in config["datasets"]:
+    for name in synthetic_datasets(config):
         root = Path("results/synthetic") / name
         stems = json.loads((root / "splits.json").read_text())["train"][:per_set]
         groups[f"synthetic: {name}"] = [cv2.imread(str(root / "images" / f"{s}.png"), 0) / 255.0 for s in stems]
@@ -235,27 +246,156 @@ def metrics_section(summary_csv: str | Path) -> str:
 
 
 def overlay_section(config: dict, real_sets: dict[str, RealSet], n: int) -> str:
+    """Predicted splines over real (and held-out) images for every model trained on synthetic
+    data and the baseline; the real-data studies' models are compared in their own section."""
     parts = []
-    for method, spec in config["methods"].items():
-        for ds in spec["datasets"]:
-            sets = {HELDOUT: heldout_set(Path("results/synthetic") / ds), **real_sets}
-            for name, rs in sets.items():
-                pred_dir = Path("results/predictions") / name / method / ds
-                tiles = []
-                stems = rs.annotated_stems() or list(rs.images)
-                for stem in stems[:n]:
-                    gray = read_grayscale(rs.images[stem])
-                    rgb = draw_lines(gray, labelme_pairs(pred_dir / f"{stem}.json"), truth_polylines(rs, stem))
-                    if stem not in rs.labelme:
-                        rgb = truth_mask_rgb(rgb, rs, stem)
-                    tiles.append(f"<figure>{img_tag(png_data_uri(rgb), stem, 360)}"
-                                 f"<figcaption>{html.escape(stem)}</figcaption></figure>")
-                parts.append(f"<h3>{html.escape(method)} trained on {html.escape(ds)}, "
-                             f"predicted on {html.escape(name)}</h3><div class='gallery'>{''.join(tiles)}</div>")
+    synthetic = synthetic_datasets(config)
+    for method, ds in scored_models(config):
+        if ds != "none" and ds not in synthetic:
+            continue
+        heldout_from = synthetic[0] if ds == "none" else ds
+        sets = {HELDOUT: heldout_set(Path("results/synthetic") / heldout_from), **real_sets}
+        for name, rs in sets.items():
+            pred_dir = Path("results/predictions") / name / method / ds
+            if not pred_dir.is_dir():
+                continue
+            tiles = []
+            stems = rs.annotated_stems() or list(rs.images)
+            for stem in stems[:n]:
+                gray = read_grayscale(rs.images[stem])
+                rgb = draw_lines(gray, labelme_pairs(pred_dir / f"{stem}.json"), truth_polylines(rs, stem))
+                if stem not in rs.labelme:
+                    rgb = truth_mask_rgb(rgb, rs, stem)
+                tiles.append(f"<figure>{img_tag(png_data_uri(rgb), stem, 360)}"
+                             f"<figcaption>{html.escape(stem)}</figcaption></figure>")
+            parts.append(f"<h3>{html.escape(method)} trained on {html.escape(ds)}, "
+                         f"predicted on {html.escape(name)}</h3><div class='gallery'>{''.join(tiles)}</div>")
     legend = ("<p>Predicted lines: <span style='color:#ff3c3c'>dislocation</span>, "
               "<span style='color:#3cc8ff'>slip trace</span>, <span style='color:#50ff50'>grain boundary</span>; "
               "annotation in <span style='color:#e6c600'>yellow</span> (lines, or tinted mask pixels).</p>")
     return legend + "\n".join(parts)
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _score(rows: list[dict], evalset: str, method: str, dataset: str, key: str, cls: str = "dislocation") -> float:
+    for r in rows:
+        if (r["set"], r["method"], r["dataset"], r["class"]) == (evalset, method, dataset, cls):
+            return float(r[key])
+    return float("nan")
+
+
+def comparison_figure(rows: list[dict]) -> str:
+    """Bar chart: dislocation line F1 and centreline F1 of every (method, training data), per set."""
+    rows = [r for r in rows if r["class"] == "dislocation"]
+    sets = sorted({r["set"] for r in rows}, key=lambda s: (s != HELDOUT, s))
+    if not sets:
+        return ""
+    fig, axes = plt.subplots(1, len(sets), figsize=(4.2 * len(sets), 3.8), squeeze=False)
+    for ax, evalset in zip(axes[0], sets):
+        here = [r for r in rows if r["set"] == evalset]
+        labels = [f"{r['method']} / {r['dataset']}" for r in here]
+        y = np.arange(len(here))
+        ax.barh(y - 0.2, [float(r["line_f1"]) for r in here], 0.4, label="line F1")
+        ax.barh(y + 0.2, [float(r["cl_f1"]) for r in here], 0.4, label="centreline F1")
+        ax.set_yticks(y, labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.set_title(evalset, fontsize=9)
+    axes[0][0].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return img_tag(figure_data_uri(fig), "dislocation F1 per model and set")
+
+
+def finetune_curves(config: dict, rows: list[dict]) -> str:
+    """Dislocation F1 against the number of real images a synthetic model was fine-tuned on (0:
+    the synthetic model itself), one curve per (source set, evaluation set)."""
+    curves: dict[tuple[str, str, str], list[tuple[int, str]]] = {}
+    for name, spec in config["datasets"].items():
+        if spec.get("kind") == "real" and spec.get("finetune_from") and spec.get("n_train"):
+            for method, mspec in config["methods"].items():
+                if name in mspec["datasets"]:
+                    key = (method, spec["finetune_from"], spec["source"])
+                    curves.setdefault(key, [(0, spec["finetune_from"])]).append((spec["n_train"], name))
+    if not curves:
+        return ""
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    plotted = False
+    for (method, base, source), points in curves.items():
+        points.sort()
+        for evalset in sorted({r["set"] for r in rows if r["set"] not in (HELDOUT, source)}):
+            for key, style in (("line_f1", "-o"), ("cl_f1", "--s")):
+                ys = [_score(rows, evalset, method, ds, key) for _, ds in points]
+                if all(np.isnan(ys)):
+                    continue
+                ax.plot([n for n, _ in points], ys, style, label=f"{method}: {base}+{source} -> {evalset} ({key})")
+                plotted = True
+    if not plotted:
+        plt.close(fig)
+        return ""
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel("real images used for fine-tuning")
+    ax.set_ylabel("dislocation F1")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    return img_tag(figure_data_uri(fig), "fine-tuning curve")
+
+
+def studies_section(config: dict, summary_csv: str | Path) -> str:
+    rows = read_rows(summary_csv)
+    if not rows:
+        return "<p>No evaluation results.</p>"
+    studies = [d for d, spec in config["datasets"].items() if spec.get("kind", "synthetic") != "synthetic"]
+    text = ("<p>Dislocation line F1 and centreline F1 of every model on every annotated set: the "
+            "synthetic-data models, the generator ablations (one dataset name each), the classical "
+            "baseline (training data <code>none</code>) and the real-data studies. A model that saw "
+            "frames of a set is not scored on it.</p>")
+    if studies:
+        text += ("<p>Real-data studies in this run: " + ", ".join(f"<code>{html.escape(d)}</code>" for d in studies)
+                 + " (<code>real_S</code>: trained on the frames of S alone; <code>ft{n}_S</code>: the "
+                   "synthetic model fine-tuned on n frames of S; <code>mixed_S</code>: fine-tuned on "
+                   "synthetic images mixed with frames of S).</p>")
+    else:
+        text += ("<p>No real-data study ran: the studies need two annotated real sets, one to train on "
+                 "and another to score on.</p>")
+    return text + comparison_figure(rows) + finetune_curves(config, rows)
+
+
+PHYSICS_COLUMNS = ["set", "method", "dataset", "n_images", "n_annotated", "pred_n_dislocations",
+                   "true_n_dislocations", "mae_n_dislocations", "pred_length_px", "true_length_px",
+                   "rel_mae_length_px", "pred_density_per_px", "true_density_per_px", "pred_density_per_um",
+                   "true_density_per_um", "pred_density_m2", "true_density_m2", "pred_spacing_px",
+                   "true_spacing_px", "mae_spacing_px"]
+
+
+def physics_section(physics_csv: str | Path) -> str:
+    rows = read_rows(physics_csv)
+    if not rows:
+        return "<p>No predictions to measure.</p>"
+    cols = [c for c in PHYSICS_COLUMNS if any(r.get(c) not in (None, "") for r in rows)]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_short(r.get(c, '')))}</td>" for c in cols) + "</tr>"
+                   for r in rows)
+    return ("<p>Dislocations per set: count, total length (px), density (line length per image area, "
+            "px<sup>-1</sup>, and &micro;m<sup>-1</sup> where the pixel size is known; line length per "
+            "volume in m<sup>-2</sup> where the foil thickness is given too) and median neighbour spacing "
+            "within pile-ups (px), predicted (<code>pred_</code>) and annotated (<code>true_</code>, over "
+            "the annotated images), with the mean absolute per-image error (<code>mae_</code>, "
+            "<code>rel_mae_</code> relative to the mean true value). Per-image values: "
+            "<code>results/physics/{set}/{method}/{dataset}.csv</code>. Pile-up rule: docs/metrics.md.</p>"
+            f"<div class='scroll'><table><tr>{head}</tr>{body}</table></div>")
+
+
+def _short(value: str) -> str:
+    try:
+        v = float(value)
+    except ValueError:
+        return value
+    return value if v.is_integer() and abs(v) < 1e9 else f"{v:.4g}"
 
 
 def benchmark_section(root: Path = Path("benchmarks")) -> str:
@@ -285,13 +425,16 @@ th{background:#f0f0f0}.best{background:#c8f0c8;font-weight:bold}.warn{background
 """
 
 
-def build_report(config: dict, real_sets: dict[str, str], summary_csv: str | Path, out_html: str | Path) -> None:
-    """Write the report from the pipeline's artifacts (paths as in docs/artifacts.md)."""
+def build_report(config: dict, real_sets: dict[str, str], summary_csv: str | Path, out_html: str | Path,
+                 physics_csv: str | Path | None = None) -> None:
+    """Write the report from the pipeline's artifacts (paths as in docs/design.md)."""
     sets = {name: scan_real_set(name, path) for name, path in real_sets.items()}
     rep = config.get("report", {})
     sections = [
         ("Real data", real_data_section(sets), "real-data"),
         ("Metrics", metrics_section(summary_csv), "metrics"),
+        ("Studies and ablations", studies_section(config, summary_csv), "studies"),
+        ("Physical read-out", physics_section(physics_csv) if physics_csv else "<p>Not measured.</p>", "physics"),
         ("Predicted lines", overlay_section(config, sets, rep.get("overlay_images", 4)), "overlays"),
         ("Training", training_section(config), "training"),
         ("Synthetic data", gallery_section(config, sets, rep.get("gallery_images", 6)), "synthetic"),

@@ -4,7 +4,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from disloctem.config import ConfigError, check_training_sets, dataclass_from_dict, discover_real_sets, validate_config
+from disloctem.config import (
+    ConfigError,
+    check_real_sources,
+    check_training_sets,
+    dataclass_from_dict,
+    dataset_real_sources,
+    discover_real_sets,
+    expand_studies,
+    training_settings,
+    validate_config,
+)
 from disloctem.synth.microstructure import MicrostructureParams
 
 from ..conftest import REPO
@@ -92,3 +102,64 @@ def test_discover_real_sets(tmp_path: Path):
     assert sorted(sets) == ["a", "b"]
     with pytest.raises(ConfigError, match="real_datasets.c: .* no images/ folder"):
         discover_real_sets(tmp_path / "root", {"c": str(tmp_path / "nowhere")})
+
+
+def annotated_sets(tmp_path: Path, sizes: dict[str, int]):
+    """Real sets with ``n`` Labelme-annotated (empty) images each, as discover_real_sets returns."""
+    extra = {}
+    for name, n in sizes.items():
+        (tmp_path / name / "images").mkdir(parents=True)
+        (tmp_path / name / "labelme").mkdir()
+        for i in range(n):
+            (tmp_path / name / "images" / f"{i}.png").write_bytes(b"")
+            (tmp_path / name / "labelme" / f"{i}.json").write_text('{"shapes": []}')
+        extra[name] = str(tmp_path / name)
+    return discover_real_sets(tmp_path / "nowhere", extra)
+
+
+def test_studies_expand_for_the_largest_annotated_set(tmp_path):
+    cfg = copy.deepcopy(load("config.yaml"))
+    sets = annotated_sets(tmp_path, {"small": 1, "video": 12})
+    added = expand_studies(cfg, sets)
+    assert added == ["real_video", "ft1_video", "ft3_video", "ft10_video", "ftpool_video", "mixed_video"]
+    assert cfg["methods"]["unet"]["datasets"] == ["perlin", "real_video", "ft1_video", "ft3_video", "ft10_video",
+                                                  "mixed_video"]
+    validate_config(cfg, SCHEMA)
+    check_real_sources(cfg, sets)
+    assert dataset_real_sources(cfg, "mixed_video") == {"video"}
+    assert dataset_real_sources(cfg, "perlin") == set()
+    assert training_settings(cfg, "unet", "ft3_video")["time_budget_min"] == 0.8
+    assert training_settings(cfg, "unet", "ft3_video")["batch_size"] == 4  # the method's own setting stays
+
+
+def test_fewer_than_two_annotated_sets_means_no_studies(tmp_path):
+    cfg = copy.deepcopy(load("config.yaml"))
+    assert expand_studies(cfg, {}) == [] and cfg["methods"]["unet"]["datasets"] == ["perlin"]
+    assert expand_studies(cfg, annotated_sets(tmp_path, {"video": 12})) == []
+
+
+def test_studies_refuse_a_named_set_that_is_missing(tmp_path):
+    cfg = copy.deepcopy(load("config.yaml"))
+    cfg["studies"]["real_sources"] = ["video"]
+    with pytest.raises(ConfigError, match="studies.real_sources: 'video' is not an annotated real set"):
+        expand_studies(cfg, {})
+
+
+def test_dataset_kinds_need_their_keys():
+    cfg = copy.deepcopy(load("config.yaml"))
+    cfg["datasets"]["r"] = {"kind": "real", "n_val": 1, "seed": 0}
+    expect_error(cfg, "datasets.r: a real dataset needs source")
+    cfg["datasets"]["r"] = {"kind": "real", "source": "x", "background": "perlin", "seed": 0}
+    expect_error(cfg, "datasets.r: background do not apply to a real dataset")
+    cfg["datasets"]["r"] = {"kind": "mixed", "parts": {"nope": 2}, "seed": 0}
+    expect_error(cfg, "datasets.r.parts: 'nope' is not another key of datasets")
+    cfg["datasets"]["r"] = {"kind": "real", "source": "x", "seed": 0, "finetune_from": "perlin"}
+    cfg["methods"]["splinereg"] = {"datasets": ["r"]}
+    expect_error(cfg, "methods.splinereg.datasets: 'r' is fine-tuned from 'perlin', which splinereg is not trained")
+
+
+def test_real_dataset_must_name_an_annotated_set_of_the_run(tmp_path):
+    cfg = copy.deepcopy(load("config.yaml"))
+    cfg["datasets"]["r"] = {"kind": "real", "source": "video", "seed": 0}
+    with pytest.raises(ConfigError, match="datasets.r.source: 'video' is not a real set of this run"):
+        check_real_sources(cfg, {})

@@ -68,3 +68,43 @@ def test_set_without_images_folder_is_refused(tmp_path):
 def test_heldout_set_is_the_val_split(tiny_dataset):
     rs = heldout_set(tiny_dataset)
     assert sorted(rs.images) == ["img_00004", "img_00005"] and rs.annotated
+
+
+def test_pixel_size_from_imagej_tiff_and_none_for_png(tmp_path):
+    from disloctem.io import read_pixel_size_nm
+
+    img = np.zeros((20, 30), np.uint16)
+    tifffile.imwrite(tmp_path / "cal.tif", img, imagej=True, resolution=(1 / 0.25, 1 / 0.25),
+                     metadata={"unit": "um"})
+    assert read_pixel_size_nm(tmp_path / "cal.tif") == pytest.approx(250.0)
+    tifffile.imwrite(tmp_path / "plain.tif", img, resolution=(300, 300))  # a DPI is not a pixel size
+    assert read_pixel_size_nm(tmp_path / "plain.tif") is None
+    cv2.imwrite(str(tmp_path / "a.png"), img.astype(np.uint8))
+    assert read_pixel_size_nm(tmp_path / "a.png") is None
+
+
+def test_digitalmicrograph_image_and_calibration(tmp_path, monkeypatch):
+    """DM3/DM4 go through rosettasciio's reader (no DM file can be written here, so the reader's
+    documented return value stands in for a file)."""
+    import rsciio.digitalmicrograph as dm
+
+    from disloctem.io import read_pixel_size_nm
+
+    data = np.arange(12, dtype=np.int16).reshape(3, 4)
+    fake = [{"data": np.zeros(5), "axes": []},
+            {"data": data, "axes": [{"scale": 0.5, "units": "nm"}, {"scale": 0.02, "units": "µm"}]}]
+    monkeypatch.setattr(dm, "file_reader", lambda path, **kw: fake)
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "frame.dm4").write_bytes(b"")
+    img = read_grayscale(tmp_path / "images" / "frame.dm4")
+    assert img.shape == (3, 4) and img.min() == 0 and img.max() == 1
+    assert read_pixel_size_nm(tmp_path / "images" / "frame.dm4") == pytest.approx(20.0)
+    assert list(scan_real_set("dm", tmp_path).images) == ["frame"]
+    assert image_shape(tmp_path / "images" / "frame.dm4") == (3, 4)
+
+
+def test_unreadable_digitalmicrograph_file_names_the_file(tmp_path):
+    bad = tmp_path / "broken.dm3"
+    bad.write_bytes(b"\x00\x00\x00\x03 not really")
+    with pytest.raises(InputError, match="broken.dm3: cannot read DigitalMicrograph file"):
+        read_grayscale(bad)

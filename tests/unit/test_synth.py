@@ -145,6 +145,23 @@ def test_parallel_writer_gives_the_same_bytes(tiny_dataset, tmp_path):
         assert (tiny_dataset / rel).read_bytes() == (tmp_path / "par" / rel).read_bytes(), rel
 
 
+def test_sharded_generation_gives_the_same_bytes(tiny_dataset, tmp_path):
+    from disloctem.synth.dataset import merge_shards, shard_range, write_shard
+
+    params = DatasetParams("tiny", size=128, n_train=4, n_val=2, seed=3)
+    ranges = [shard_range(params, k, 4) for k in range(4)]
+    assert ranges[0][0] == 0 and ranges[-1][1] == 6 and all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+    shards = []
+    for k, (start, stop) in reversed(list(enumerate(ranges))):  # the order shards are made in does not matter
+        write_shard(params, tiny_dataset.parent / "bg", tmp_path / "shards" / str(k), start, stop)
+        shards.insert(0, tmp_path / "shards" / str(k))
+    merge_shards(params, shards, tmp_path / "merged")
+    files = sorted(p.relative_to(tiny_dataset) for p in tiny_dataset.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "merged") for p in (tmp_path / "merged").rglob("*") if p.is_file())
+    for rel in files:
+        assert (tiny_dataset / rel).read_bytes() == (tmp_path / "merged" / rel).read_bytes(), rel
+
+
 def test_bend_contours_darken_without_labels(rng):
     from disloctem.synth.render import add_bend_contours
 

@@ -9,6 +9,7 @@ rule evaluate_predictions:
         "results/evaluation/{evalset}/{method}/{dataset}.json",
     params:
         real_sets=real_set_paths(),
+        heldout_from=lambda w: f"results/synthetic/{heldout_dataset(w)}",
         tolerance=config["evaluation"]["tolerance_px"],
         match_distance=config["evaluation"]["match_distance_px"],
     log:
@@ -38,3 +39,44 @@ rule summarize_evaluation:
         "../../envs/pipeline.yaml"
     script:
         "../scripts/summarize_evaluation.py"
+
+
+rule measure_lines:
+    input:
+        predictions="results/predictions/{evalset}/{method}/{dataset}",
+        images=set_images,
+    output:
+        "results/physics/{evalset}/{method}/{dataset}.csv",
+    params:
+        real_sets=real_set_paths(),
+        heldout_from=lambda w: f"results/synthetic/{heldout_dataset(w)}",
+        pixel_size_nm=lambda w: (config.get("pixel_size_nm") or {}).get(w.evalset),
+        thickness_nm=lambda w: (config.get("foil_thickness_nm") or {}).get(w.evalset),
+        pileups=config.get("physics", {}),
+    log:
+        "logs/measure_lines/{evalset}/{method}/{dataset}.log",
+    benchmark:
+        "benchmarks/measure_lines/{evalset}/{method}/{dataset}.tsv"
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../scripts/measure_lines.py"
+
+
+rule summarize_physics:
+    input:
+        readout_targets(),
+    output:
+        report(
+            "results/physics/summary.csv",
+            caption="../report/physics.rst",
+            category="Physical read-out",
+        ),
+    log:
+        "logs/summarize_physics/summary.log",
+    benchmark:
+        "benchmarks/summarize_physics/summary.tsv"
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../scripts/summarize_physics.py"

@@ -2,6 +2,9 @@
 
 
 rule predict_lines:
+    wildcard_constraints:
+        method="|".join(METHODS),
+        dataset="|".join(config["datasets"]),
     input:
         model="results/models/{method}/{dataset}/model.pt",
         images=set_images,
@@ -12,6 +15,7 @@ rule predict_lines:
         predict=lambda w: config["methods"][w.method].get("predict", {}),
         device=config.get("device", "auto"),
         real_sets=real_set_paths(),
+        heldout_from=lambda w: f"results/synthetic/{heldout_dataset(w)}",
     threads: workflow.cores
     log:
         "logs/predict_lines/{evalset}/{method}/{dataset}.log",
@@ -21,3 +25,22 @@ rule predict_lines:
         "../../envs/pipeline.yaml"
     script:
         "../scripts/predict_lines.py"
+
+
+rule predict_baseline:
+    input:
+        images=set_images,
+    output:
+        directory("results/predictions/{evalset}/baseline/none"),
+    params:
+        spec=config.get("baseline", {}),
+        real_sets=real_set_paths(),
+        heldout_from=lambda w: f"results/synthetic/{heldout_dataset(w)}",
+    log:
+        "logs/predict_baseline/{evalset}.log",
+    benchmark:
+        "benchmarks/predict_baseline/{evalset}.tsv"
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../scripts/predict_baseline.py"

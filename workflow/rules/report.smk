@@ -4,9 +4,10 @@
 rule build_report:
     input:
         summary="results/evaluation/summary.csv",
+        physics="results/physics/summary.csv",
         evaluations=evaluated_targets(),
         predictions=prediction_targets(),
-        datasets=expand("results/synthetic/{dataset}", dataset=config["datasets"]),
+        datasets=expand("results/synthetic/{dataset}", dataset=SYNTHETIC),
         histories=[f"results/models/{m}/{d}/history.csv" for m, d in trained_pairs()],
     output:
         report(

@@ -41,13 +41,11 @@ rule render_backgrounds:
 
 rule generate_dataset:
     input:
-        backgrounds=lambda w: f"results/backgrounds/{config['datasets'][w.dataset]['background']}",
-        templates=lambda w: expand(
-            "results/templates/{training_set}.json",
-            training_set=config["datasets"][w.dataset].get("templates_from", []),
-        ),
+        unpack(generator_inputs),
     output:
         directory("results/synthetic/{dataset}"),
+    wildcard_constraints:
+        dataset=_names("synthetic", sharded=False),
     params:
         spec=lambda w: config["datasets"][w.dataset],
     threads: workflow.cores
@@ -59,6 +57,47 @@ rule generate_dataset:
         "../../envs/pipeline.yaml"
     script:
         "../scripts/generate_dataset.py"
+
+
+rule generate_shard:
+    input:
+        unpack(generator_inputs),
+    output:
+        directory("results/shards/{dataset}/{shard}"),
+    wildcard_constraints:
+        dataset=_names("synthetic", sharded=True),
+        shard=r"\d+",
+    params:
+        spec=lambda w: config["datasets"][w.dataset],
+    threads: workflow.cores
+    log:
+        "logs/generate_shard/{dataset}/{shard}.log",
+    benchmark:
+        "benchmarks/generate_shard/{dataset}/{shard}.tsv"
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../scripts/generate_shard.py"
+
+
+rule merge_shards:
+    input:
+        shards=shard_folders,
+        templates=lambda w: generator_inputs(w)["templates"],
+    output:
+        directory("results/synthetic/{dataset}"),
+    wildcard_constraints:
+        dataset=_names("synthetic", sharded=True),
+    params:
+        spec=lambda w: config["datasets"][w.dataset],
+    log:
+        "logs/merge_shards/{dataset}.log",
+    benchmark:
+        "benchmarks/merge_shards/{dataset}.tsv"
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../scripts/merge_shards.py"
 
 
 rule extract_line_templates:
@@ -76,3 +115,42 @@ rule extract_line_templates:
         "../../envs/pipeline.yaml"
     script:
         "../scripts/extract_line_templates.py"
+
+
+rule prepare_real_dataset:
+    input:
+        lambda w: [str(p) for p in REAL_SETS[config["datasets"][w.dataset]["source"]].images.values()],
+    output:
+        directory("results/synthetic/{dataset}"),
+    wildcard_constraints:
+        dataset=_names("real"),
+    params:
+        spec=lambda w: config["datasets"][w.dataset],
+        folder=lambda w: str(REAL_SETS[config["datasets"][w.dataset]["source"]].root),
+    log:
+        "logs/prepare_real_dataset/{dataset}.log",
+    benchmark:
+        "benchmarks/prepare_real_dataset/{dataset}.tsv"
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../scripts/prepare_real_dataset.py"
+
+
+rule mix_datasets:
+    input:
+        lambda w: expand("results/synthetic/{part}", part=config["datasets"][w.dataset]["parts"]),
+    output:
+        directory("results/synthetic/{dataset}"),
+    wildcard_constraints:
+        dataset=_names("mixed"),
+    params:
+        parts=lambda w: config["datasets"][w.dataset]["parts"],
+    log:
+        "logs/mix_datasets/{dataset}.log",
+    benchmark:
+        "benchmarks/mix_datasets/{dataset}.tsv"
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../scripts/mix_datasets.py"

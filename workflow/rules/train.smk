@@ -2,9 +2,13 @@
 
 
 rule train_model:
+    wildcard_constraints:
+        method="|".join(METHODS),
+        dataset="|".join(config["datasets"]),
     input:
         data="results/synthetic/{dataset}",
         encoder=encoder_source,
+        init=finetune_source,
     output:
         model="results/models/{method}/{dataset}/model.pt",
         history=report(
@@ -14,7 +18,7 @@ rule train_model:
             subcategory="{method}",
         ),
     params:
-        train=lambda w: config["methods"][w.method].get("train", {}),
+        train=lambda w: training_settings(config, w.method, w.dataset),
         device=config.get("device", "auto"),
     threads: workflow.cores
     log:

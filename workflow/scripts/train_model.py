@@ -13,5 +13,7 @@ with rule_logging(snakemake.log[0]):  # noqa: F821
     train = dict(sm.params.train)
     if sm.input.encoder:
         train["init_encoder"] = sm.input.encoder[0]
+    if sm.input.init:
+        train["init_weights"] = sm.input.init[0]
     train_method(sm.wildcards.method, sm.input.data, Path(sm.output.model).parent, train, sm.params.device,
                  sm.threads)

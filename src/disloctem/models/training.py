@@ -34,6 +34,7 @@ class TrainingConfig:
     time_budget_min: float | None = None  # stop (and anneal the LR) by this wall time
     seed: int = 0
     device: str = "auto"
+    init_weights: str | None = None  # a model.pt of the same method that training starts from (fine-tuning)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,8 +79,12 @@ def fit(model: torch.nn.Module, cfg: Any, out_dir: str | Path, batches: Callable
         history.truncate_after(epoch)
         log.info("resuming from %s: epoch %d, step %d, %.0f s trained", ckpt_path, epoch, progress.step,
                  progress.elapsed_s)
-    elif history.path.exists():
-        history.path.unlink()
+    else:
+        if history.path.exists():
+            history.path.unlink()
+        if cfg.init_weights:
+            model.load_state_dict(load_checkpoint(Path(cfg.init_weights), device)["model"])
+            log.info("fine-tuning: weights start from %s", cfg.init_weights)
     log.info("training %s on %s with %d threads", type(model).__name__, device, threads)
     clock = Stopwatch(progress.elapsed_s)
     use_amp = device.type == "cuda"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,10 @@ from .microstructure import Line, MicrostructureParams, sample_microstructure
 from .render import RenderParams, dense_curve, rasterise_labels, render_image
 
 Array = np.ndarray
-PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+# PNG settings measured fastest for each kind of array (bench/bench_generator.py): noisy images
+# gain nothing from LZ77 matching, so Huffman coding alone; label images are long runs, so RLE.
+PNG_IMAGE = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY]
+PNG_LABELS = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
 
 
 @dataclass(frozen=True)
@@ -58,13 +62,17 @@ class DatasetParams:
         }
 
 
+# dataset config keys that are about the workflow, not the images (the same images either way)
+NOT_GENERATOR_KEYS = ("kind", "background", "templates_from", "shards", "train", "finetune_from")
+
+
 def dataset_params_from_config(name: str, spec: dict, template_files: list[str | Path] = ()) -> DatasetParams:
     """DatasetParams from a ``datasets.<name>`` config section, with the line templates of the
     given files (``p_template`` defaults to 0.5 when templates are given)."""
     from ..config import dataclass_from_dict
     from .templates import load_templates
 
-    values = {k: v for k, v in spec.items() if k not in ("background", "templates_from")}
+    values = {k: v for k, v in spec.items() if k not in NOT_GENERATOR_KEYS}
     micro = dict(values.pop("microstructure", {}))
     if template_files:
         micro["templates"] = load_templates(template_files)
@@ -199,10 +207,10 @@ def write_sample(params: DatasetParams, index: int, pool: list[Array], out: Path
     size = params.size
     image, lines = render_sample(params, index, pool)
     masks, instances = rasterise_labels(lines, image.shape, params.render.label_width)
-    cv2.imwrite(str(out / "images" / f"{stem}.png"), image, PNG_FAST)
-    cv2.imwrite(str(out / "instances" / f"{stem}.png"), instances, PNG_FAST)
+    cv2.imwrite(str(out / "images" / f"{stem}.png"), image, PNG_IMAGE)
+    cv2.imwrite(str(out / "instances" / f"{stem}.png"), instances, PNG_LABELS)
     for c, cls in enumerate(CLASSES):
-        cv2.imwrite(str(out / "masks" / cls / f"{stem}.png"), masks[c], PNG_FAST)
+        cv2.imwrite(str(out / "masks" / cls / f"{stem}.png"), masks[c], PNG_LABELS)
     visible, groups = labelme_lines(lines, size)
     write_json(out / "labelme" / f"{stem}.json", labelme_document(visible, f"../images/{stem}.png", size, size, groups),
                indent=None)
@@ -223,39 +231,91 @@ def _write_block(indices: range) -> list[tuple[str, str, list[dict]]]:
     return [write_sample(_WORKER["params"], i, _WORKER["pool"], _WORKER["out"]) for i in indices]
 
 
-def write_dataset(params: DatasetParams, background_dir: str | Path, out_dir: str | Path, workers: int = 1,
-                  block: int = 8) -> None:
-    """Render and write every image and label of a dataset (see the module docstring).
+LABEL_FOLDERS = ("images", "instances", "labelme", *[f"masks/{c}" for c in CLASSES])
+SHARD_COCO = "coco_annotations.jsonl"  # a shard's COCO annotations, one image per line
 
-    ``workers`` processes render blocks of ``block`` images in parallel; the files do not depend
-    on the number of workers, and memory does not grow with the dataset size.
+
+def write_shard(params: DatasetParams, background_dir: str | Path, out_dir: str | Path, start: int, stop: int,
+                workers: int = 1, block: int = 8) -> None:
+    """Render images ``start`` .. ``stop - 1`` of a dataset with every per-image label file, plus
+    ``splines.jsonl`` and ``coco_annotations.jsonl`` for them, in index order.
+
+    ``workers`` processes render blocks of ``block`` images in parallel; image ``i`` depends
+    only on the seed and ``i``, so the files do not depend on the number of workers or shards,
+    and memory does not grow with the dataset size.
     """
     out = Path(out_dir)
-    for sub in ["images", "instances", "labelme", *[f"masks/{c}" for c in CLASSES]]:
+    for sub in LABEL_FOLDERS:
         (out / sub).mkdir(parents=True, exist_ok=True)
-    n = params.n_train + params.n_val
-    blocks = [range(i, min(i + block, n)) for i in range(0, n, block)]
-    coco = CocoStream(out / "coco.json")
-    with open(out / "splines.jsonl", "w") as jsonl:
+    blocks = [range(i, min(i + block, stop)) for i in range(start, stop, block)]
+    with open(out / "splines.jsonl", "w") as jsonl, open(out / SHARD_COCO, "w") as coco:
         if workers > 1:
             ctx = multiprocessing.get_context("fork")
             with ctx.Pool(workers, _init_worker, (params, str(background_dir), str(out))) as mp:
-                results = mp.imap(_write_block, blocks)
-                _collect(results, jsonl, coco, params.size)
+                _collect(mp.imap(_write_block, blocks), jsonl, coco)
         else:
             _init_worker(params, str(background_dir), str(out))
-            _collect(map(_write_block, blocks), jsonl, coco, params.size)
+            _collect(map(_write_block, blocks), jsonl, coco)
+
+
+def finish_dataset(params: DatasetParams, out_dir: str | Path) -> None:
+    """Turn a folder holding every image's files (one shard, or merged shards) into the dataset:
+    ``coco.json`` (ids in image order), ``splits.json``, ``params.json``."""
+    out = Path(out_dir)
+    coco = CocoStream(out / "coco.json")
+    with open(out / SHARD_COCO) as fh:
+        for line in fh:
+            stem, anns = json.loads(line)
+            coco.add(f"images/{stem}.png", params.size, anns)
     coco.close()
+    (out / SHARD_COCO).unlink()
+    n = params.n_train + params.n_val
     stems = [image_stem(i) for i in range(n)]
     write_json(out / "splits.json", {"train": stems[:params.n_train], "val": stems[params.n_train:]})
     write_json(out / "params.json", params.to_dict())
 
 
-def _collect(results, jsonl, coco: CocoStream, size: int) -> None:
+def write_dataset(params: DatasetParams, background_dir: str | Path, out_dir: str | Path, workers: int = 1,
+                  block: int = 8) -> None:
+    """Render and write every image and label of a dataset (see the module docstring) in one go."""
+    write_shard(params, background_dir, out_dir, 0, params.n_train + params.n_val, workers, block)
+    finish_dataset(params, out_dir)
+
+
+def shard_range(params: DatasetParams, shard: int, shards: int) -> tuple[int, int]:
+    """Image indices [start, stop) of shard ``shard`` of ``shards`` (sizes differ by at most one)."""
+    n = params.n_train + params.n_val
+    if not 0 <= shard < shards:
+        raise ValueError(f"shard {shard} is not in 0..{shards - 1}")
+    return shard * n // shards, (shard + 1) * n // shards
+
+
+def merge_shards(params: DatasetParams, shard_dirs: list[str | Path], out_dir: str | Path) -> None:
+    """Join shards (in order) into the dataset: per-image files are hard-linked (copied where a
+    link is impossible), ``splines.jsonl`` and the COCO annotations concatenated; the result is
+    byte-identical to :func:`write_dataset` of the same parameters."""
+    out = Path(out_dir)
+    for sub in LABEL_FOLDERS:
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    with open(out / "splines.jsonl", "wb") as jsonl, open(out / SHARD_COCO, "wb") as coco:
+        for shard in map(Path, shard_dirs):
+            for sub in LABEL_FOLDERS:
+                for f in sorted((shard / sub).iterdir()):
+                    try:
+                        os.link(f, out / sub / f.name)
+                    except OSError:
+                        shutil.copyfile(f, out / sub / f.name)
+            for name, fh in (("splines.jsonl", jsonl), (SHARD_COCO, coco)):
+                with open(shard / name, "rb") as part:
+                    shutil.copyfileobj(part, fh)
+    finish_dataset(params, out)
+
+
+def _collect(results, jsonl, coco) -> None:
     for block in results:
         for stem, record, anns in block:
             jsonl.write(record + "\n")
-            coco.add(f"images/{stem}.png", size, anns)
+            coco.write(json.dumps([stem, anns]) + "\n")
 
 
 def read_splits(dataset_dir: str | Path) -> dict[str, list[str]]:
