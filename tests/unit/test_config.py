@@ -34,7 +34,7 @@ def merged(base: dict, overlay: dict) -> dict:
     return out
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "paper.yaml", "methods.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "paper.yaml", "methods.yaml", "ablations.yaml"])
 def test_shipped_configs_validate(name):
     validate_config(merged(load("config.yaml"), load(name)), SCHEMA)
 
