@@ -35,16 +35,31 @@ def probabilities_to_lines(probs: Array, classes: tuple[str, ...], params: Postp
     """Lines from (C, H, W) class probabilities, each with a class and a score.
 
     Lines are traced once, in the mask of pixels where any class exceeds the threshold, so a line
-    is neither reported twice nor cut where the per-pixel class flips. Each line then takes the
-    class with the highest mean probability along it, except that a line that is not straight
-    (see :func:`is_straight`, ``params.straight_tolerance``) cannot be a slip trace or a grain
-    boundary, which the generator draws straight or nearly so; its score is that mean probability.
+    is not reported twice; skeleton paths are cut where the most probable class changes along
+    them (confidently, over ``class_run`` px) and joined across junctions only when those
+    classes agree. Each line then takes the class with the highest mean probability along it,
+    except that a line that is not straight (see :func:`is_straight`,
+    ``params.straight_tolerance``) cannot be a slip trace or a grain boundary, which the
+    generator draws straight or nearly so; its score is that mean probability.
     """
     lines, scores = [], []
     shape = np.array(probs.shape[1:])
-    for _, dense in mask_to_lines(probs.max(axis=0) > params.threshold, params):
-        ij = np.clip(np.round(dense[:, ::-1]).astype(int), 0, shape - 1)
-        mean = probs[:, ij[:, 0], ij[:, 1]].mean(axis=1)
+
+    def along(xy: Array) -> Array:  # (C, N) class probabilities at the points of a path
+        ij = np.clip(np.round(xy[:, ::-1]).astype(int), 0, shape - 1)
+        return probs[:, ij[:, 0], ij[:, 1]]
+
+    def point_labels(xy: Array) -> Array:
+        """Most probable class per point; where the two best classes are within 0.2 of each
+        other the point takes the path's overall class, so doubt never cuts a line."""
+        p = along(xy)
+        labels = np.argmax(p, axis=0)
+        top = np.sort(p, axis=0)
+        labels[top[-1] - top[-2] < 0.2] = int(np.argmax(p.mean(axis=1)))
+        return labels
+
+    for _, dense in mask_to_lines(probs.max(axis=0) > params.threshold, params, point_labels):
+        mean = along(dense).mean(axis=1)
         order = [int(c) for c in np.argsort(-mean)]
         curved = not is_straight(dense, params.straight_tolerance)
         best = next((c for c in order if not (curved and classes[c] in STRAIGHT_CLASSES)), order[0])

@@ -11,6 +11,7 @@ ends that point at each other are bridged. Each chain is finally smoothed by a s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,7 @@ class PostprocessParams:
     tangent_px: float = 8.0  # arc length over which an end's direction is measured
     junction_size: float = 10.0  # junctions joined by a path shorter than this are one crossing
     straight_tolerance: float = 0.05  # slip traces / grain boundaries stay within this x length + 2 px of their chord
+    class_run: int = 21  # a class must hold this many skeleton pixels along a line to cut it there
 
 
 def _end_direction(xy: Array, at_start: bool, span: float) -> Array:
@@ -115,19 +117,61 @@ def _pair_ends(candidates: list[tuple[float, tuple[int, int], tuple[int, int]]],
         links[b] = a
 
 
-def join_paths(paths: list[Array], ends: list[tuple[int, int]], degrees: Array,
-               params: PostprocessParams) -> list[Array]:
-    """Drop spurs, pair path ends that continue each other at nodes and across small gaps,
-    and return the chained lines."""
-    keep = []
+PointLabels = Callable[[Array], Array]  # (N, 2) path points -> (N,) integer labels
+
+
+def _mode_filter(labels: Array, window: int) -> Array:
+    """Most frequent label in a sliding window (odd), so single flickering pixels do not split."""
+    values = np.unique(labels)
+    if len(values) == 1:
+        return labels
+    kernel = np.ones(window)
+    counts = np.stack([np.convolve((labels == v).astype(float), kernel, mode="same") for v in values])
+    return values[np.argmax(counts, axis=0)]
+
+
+def split_by_labels(paths: list[Array], ends: list[tuple[int, int]], degrees: Array, point_labels: PointLabels,
+                    min_run: int = 21) -> tuple[list[Array], list[tuple[int, int]], Array, list[int]]:
+    """Cut skeleton paths where their (mode-filtered) point labels change; each piece gets the
+    label of its points and the cuts become new nodes of degree 2. Returns paths, ends,
+    degrees and one label per path."""
+    out_paths, out_ends, out_labels = [], [], []
+    next_node = int(degrees.shape[0])
+    extra = 0
     for xy, (a, b) in zip(paths, ends):
+        lab = _mode_filter(np.asarray(point_labels(xy)), min_run)
+        cuts = [i for i in range(1, len(xy)) if lab[i] != lab[i - 1]]
+        bounds = [0, *cuts, len(xy) - 1]
+        nodes = [a] + list(range(next_node, next_node + len(cuts))) + [b]
+        next_node += len(cuts)
+        extra += len(cuts)
+        for k in range(len(bounds) - 1):
+            lo, hi = bounds[k], bounds[k + 1]
+            out_paths.append(xy[lo:hi + 1])
+            out_ends.append((nodes[k], nodes[k + 1]))
+            out_labels.append(int(lab[lo]))
+    return out_paths, out_ends, np.concatenate([degrees, np.full(extra, 2)]), out_labels
+
+
+def join_paths(paths: list[Array], ends: list[tuple[int, int]], degrees: Array,
+               params: PostprocessParams, point_labels: PointLabels | None = None) -> list[Array]:
+    """Drop spurs, pair path ends that continue each other at nodes and across small gaps,
+    and return the chained lines. With ``point_labels`` (for example each point's most
+    probable class) paths are first cut where the label changes and only paths of the same label
+    are joined, so a dislocation that meets a slip trace at a shallow angle is not continued into
+    the trace."""
+    labels = [0] * len(paths)
+    if point_labels is not None:
+        paths, ends, degrees, labels = split_by_labels(paths, ends, degrees, point_labels, params.class_run)
+    keep = []
+    for xy, (a, b), lab in zip(paths, ends, labels):
         is_spur = (degrees[a] == 1) != (degrees[b] == 1)
         if is_spur and polyline_length(xy) < params.spur_length:
             continue
-        keep.append((xy, (a, b)))
+        keep.append((xy, (a, b), lab))
     # a crossing of thick lines skeletonises into several junctions joined by very short paths:
     # collapse those into one node so the paths through the crossing can be paired
-    root = {int(n): int(n) for e in ends for n in e}
+    root = {int(n): int(n) for _, e, _ in keep for n in e}
 
     def find(n: int) -> int:
         while root[n] != n:
@@ -135,13 +179,14 @@ def join_paths(paths: list[Array], ends: list[tuple[int, int]], degrees: Array,
             n = root[n]
         return n
 
-    short_links = [(xy, e) for xy, e in keep
+    short_links = [(xy, e) for xy, e, _ in keep
                    if degrees[e[0]] > 2 and degrees[e[1]] > 2 and polyline_length(xy) < params.junction_size]
     for _, (a, b) in short_links:
         root[find(a)] = find(b)
-    keep = [(xy, e) for xy, e in keep if not any(xy is s for s, _ in short_links)]
+    keep = [k for k in keep if not any(k[0] is s for s, _ in short_links)]
     paths = [k[0] for k in keep]
-    ends = [(find(a), find(b)) for _, (a, b) in keep]
+    ends = [(find(a), find(b)) for _, (a, b), _ in keep]
+    labels = [k[2] for k in keep]
     cos_max = np.cos(np.deg2rad(params.max_turn_deg))
     dirs = {(p, e): _end_direction(xy, e == 0, params.tangent_px)
             for p, xy in enumerate(paths) for e in (0, 1)}
@@ -154,7 +199,7 @@ def join_paths(paths: list[Array], ends: list[tuple[int, int]], degrees: Array,
         for i, u in enumerate(members):
             for v in members[i + 1:]:
                 c = float(dirs[u] @ dirs[v])  # -1: perfectly continuing
-                if c <= -cos_max:
+                if c <= -cos_max and labels[u[0]] == labels[v[0]]:
                     candidates.append((c, u, v))
     links: dict[tuple[int, int], tuple[int, int]] = {}
     _pair_ends(candidates, links)
@@ -165,7 +210,7 @@ def join_paths(paths: list[Array], ends: list[tuple[int, int]], degrees: Array,
     for i, u in enumerate(free):
         pu = paths[u[0]][0 if u[1] == 0 else -1]
         for v in free[i + 1:]:
-            if u[0] == v[0]:
+            if u[0] == v[0] or labels[u[0]] != labels[v[0]]:
                 continue
             pv = paths[v[0]][0 if v[1] == 0 else -1]
             d = pv - pu
@@ -186,11 +231,13 @@ def smooth_line(xy: Array, params: PostprocessParams) -> tuple[Array, Array]:
     return support, spline_through(support, step=2.0)
 
 
-def mask_to_lines(mask: Array, params: PostprocessParams = PostprocessParams()) -> list[tuple[Array, Array]]:
-    """Lines of a binary mask as (support points, dense curve) pairs, longest first."""
+def mask_to_lines(mask: Array, params: PostprocessParams = PostprocessParams(),
+                  point_labels: PointLabels | None = None) -> list[tuple[Array, Array]]:
+    """Lines of a binary mask as (support points, dense curve) pairs, longest first; with
+    ``point_labels``, lines are cut where the label changes (see :func:`join_paths`)."""
     paths, ends, degrees = skeleton_paths(mask, params.min_area)
     lines = []
-    for chain in join_paths(paths, ends, degrees, params):
+    for chain in join_paths(paths, ends, degrees, params, point_labels):
         if polyline_length(chain) < params.min_length:
             continue
         lines.append(smooth_line(chain, params))

@@ -92,3 +92,36 @@ def test_line_class_by_mean_probability_and_shape():
                                            PostprocessParams())
     by_class = sorted((ln.cls, round(s, 2)) for ln, s in zip(lines, scores))
     assert by_class == [("dislocation", 0.55), ("slip_trace", 0.9)]
+
+
+def test_dislocation_meeting_a_trace_at_a_shallow_angle_stays_separate():
+    """Where a trace starts at the point a dislocation reaches (a trace ending on a grain
+    boundary, or broken), geometry alone continues the dislocation into the trace (25 degrees of
+    turn); the class probabilities keep them apart."""
+    from disloctem.inference import probabilities_to_lines
+
+    trace = draw(((100, 100), (195, 100)))
+    dislocation = draw(((100, 100), (10, 58)))  # arrives at the node 25 degrees off the trace
+    probs = np.zeros((3, 200, 200), np.float32)
+    probs[1][trace] = 0.9
+    probs[0][trace] = 0.2
+    probs[0][dislocation] = 0.9
+    probs[1][dislocation & ~trace] = 0.2
+    lines, _ = probabilities_to_lines(probs, ("dislocation", "slip_trace", "grain_boundary"), PostprocessParams())
+    assert sorted(ln.cls for ln in lines) == ["dislocation", "slip_trace"]
+    trace_line = next(ln for ln in lines if ln.cls == "slip_trace")
+    assert polyline_length(trace_line.points) == pytest.approx(95, abs=6)
+    geometric = mask_to_lines(trace | dislocation)  # without classes the turn is within 40 degrees
+    assert len(geometric) == 1
+
+
+def test_doubtful_or_flickering_class_does_not_cut_a_line():
+    from disloctem.inference import probabilities_to_lines
+
+    line = draw(((10, 100), (190, 100)))
+    probs = np.zeros((3, 200, 200), np.float32)
+    probs[0][line] = 0.6
+    probs[1][line] = 0.5  # doubtful everywhere: within 0.2 of the dislocation class
+    probs[1, :, 60:70][line[:, 60:70]] = 0.95  # a confident 10-px run of the other class
+    lines, _ = probabilities_to_lines(probs, ("dislocation", "slip_trace", "grain_boundary"), PostprocessParams())
+    assert len(lines) == 1 and polyline_length(lines[0].points) == pytest.approx(180, abs=6)

@@ -50,14 +50,14 @@ def scored_pairs():
 
 
 def model_sets(method, dataset):
-    """Sets a model predicts on: the held-out split and every real set for models trained on
-    synthetic data; for models that saw real images, the other annotated real sets only (frames
-    of a set a model trained on would leak into its score)."""
+    """Sets a model predicts on: the held-out split and every real set for models that saw no
+    real image; for models that did, the other annotated real sets only (frames of a set a model
+    trained on would leak into its score, and its held-out split is real frames too)."""
     if dataset == "none":
         return ([HELDOUT] if SYNTHETIC else []) + sorted(REAL_SETS)
-    if dataset_kind(config["datasets"][dataset]) == "synthetic":
-        return EVAL_SETS
     seen = dataset_real_sources(config, dataset)
+    if not seen:
+        return EVAL_SETS
     return [s for s in sorted(REAL_SETS) if REAL_SETS[s].annotated and s not in seen]
 
 
