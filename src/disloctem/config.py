@@ -178,13 +178,16 @@ def expand_studies(config: dict, real_sets: dict[str, RealSet]) -> list[str]:
     if not st:
         return []
     method, base = st.get("method", "unet"), st.get("base")
+    sources = pick_study_sources(config, real_sets)
+    if not sources:
+        return []
     if method not in config["methods"]:
         raise ConfigError(f"studies.method: {method!r} is not a key of methods")
     if base not in config["methods"][method]["datasets"]:
         raise ConfigError(f"studies.base: {base!r} is not a dataset {method} is trained on")
     seed, n_val = st.get("seed", 0), st.get("n_val", 2)
     added: dict[str, dict] = {}
-    for src in pick_study_sources(config, real_sets):
+    for src in sources:
         common = {"kind": "real", "source": src, "n_val": n_val, "seed": seed}
         if st.get("real_only", True):
             added[f"real_{src}"] = {**common, "train": st.get("scratch_train", {})}

@@ -349,7 +349,9 @@ def studies_section(config: dict, summary_csv: str | Path) -> str:
     rows = read_rows(summary_csv)
     if not rows:
         return "<p>No evaluation results.</p>"
-    studies = [d for d, spec in config["datasets"].items() if spec.get("kind", "synthetic") != "synthetic"]
+    trained = {d for _, d in scored_models(config)}
+    studies = [d for d, spec in config["datasets"].items()
+               if spec.get("kind", "synthetic") != "synthetic" and d in trained]
     text = ("<p>Dislocation line F1 and centreline F1 of every model on every annotated set: the "
             "synthetic-data models, the generator ablations (one dataset name each), the classical "
             "baseline (training data <code>none</code>) and the real-data studies. A model that saw "

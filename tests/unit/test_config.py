@@ -138,6 +138,14 @@ def test_fewer_than_two_annotated_sets_means_no_studies(tmp_path):
     assert expand_studies(cfg, annotated_sets(tmp_path, {"video": 12})) == []
 
 
+def test_studies_need_their_base_model_only_when_they_run(tmp_path):
+    cfg = copy.deepcopy(load("config.yaml"))
+    cfg["methods"]["unet"]["datasets"] = ["other"]
+    assert expand_studies(cfg, {}) == []
+    with pytest.raises(ConfigError, match="studies.base: 'perlin' is not a dataset unet is trained on"):
+        expand_studies(cfg, annotated_sets(tmp_path, {"a": 2, "b": 3}))
+
+
 def test_studies_refuse_a_named_set_that_is_missing(tmp_path):
     cfg = copy.deepcopy(load("config.yaml"))
     cfg["studies"]["real_sources"] = ["video"]

@@ -82,6 +82,13 @@ def test_dry_run_with_real_sets_evaluates_each(tmp_path):
         assert f"results/evaluation/{s}/unet/perlin.json" in out
 
 
+@pytest.mark.parametrize("name", ["methods.yaml", "ablations.yaml"])
+def test_shipped_configs_plan_with_real_sets(tmp_path, name):
+    res = in_workdir(tmp_path, "-n", "--quiet", "rules", "--configfile", str(REPO / "config" / name),
+                     *real_sets_option())
+    assert res.returncode == 0, res.stderr[-3000:]
+
+
 def test_single_ablation_target_plans_only_its_chain(tmp_path):
     res = in_workdir(tmp_path, "results/evaluation/heldout/unet/perlin.json", "-n")
     assert res.returncode == 0, res.stderr
