@@ -17,6 +17,7 @@ from disloctem.config import (
     dataset_real_sources,
     discover_real_sets,
     expand_studies,
+    prediction_settings,
     scan_training_sets,
     training_settings,
     validate_config,

@@ -151,6 +151,12 @@ def training_settings(config: dict, method: str, dataset: str) -> dict:
     return {**config["methods"][method].get("train", {}), **config["datasets"][dataset].get("train", {})}
 
 
+def prediction_settings(config: dict, method: str, dataset: str) -> dict:
+    """The method's ``predict`` section with the dataset's changes on top (``tta`` for a study
+    model, for instance)."""
+    return {**config["methods"][method].get("predict", {}), **config["datasets"][dataset].get("predict", {})}
+
+
 def pick_study_sources(config: dict, real_sets: dict[str, RealSet]) -> list[str]:
     """Real sets the studies train on: those named, every annotated set (``all``), or (``auto``)
     the annotated set with the most annotated images (ties: the first by name), provided there
@@ -186,9 +192,10 @@ def expand_studies(config: dict, real_sets: dict[str, RealSet]) -> list[str]:
     if base not in config["methods"][method]["datasets"]:
         raise ConfigError(f"studies.base: {base!r} is not a dataset {method} is trained on")
     seed, n_val = st.get("seed", 0), st.get("n_val", 2)
+    predict = {"predict": {"tta": st.get("tta", False)}}
     added: dict[str, dict] = {}
     for src in sources:
-        common = {"kind": "real", "source": src, "n_val": n_val, "seed": seed}
+        common = {"kind": "real", "source": src, "n_val": n_val, "seed": seed, **predict}
         if st.get("real_only", True):
             added[f"real_{src}"] = {**common, "train": st.get("scratch_train", {})}
         for n in st.get("finetune_images", []):
@@ -198,7 +205,8 @@ def expand_studies(config: dict, real_sets: dict[str, RealSet]) -> list[str]:
             n_mix = max(st.get("finetune_images", [10]) or [10])
             added[f"ftpool_{src}"] = {**common, "n_train": n_mix}
             added[f"mixed_{src}"] = {"kind": "mixed", "parts": {base: 1, f"ftpool_{src}": st.get("mixed_repeat", 20)},
-                                     "seed": seed, "finetune_from": base, "train": st.get("finetune_train", {})}
+                                     "seed": seed, "finetune_from": base, "train": st.get("finetune_train", {}),
+                                     **predict}
     clash = sorted(set(added) & set(config["datasets"]))
     if clash:
         raise ConfigError(f"datasets: {', '.join(clash)} clash with the names the studies generate")

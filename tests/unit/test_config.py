@@ -12,6 +12,7 @@ from disloctem.config import (
     dataset_real_sources,
     discover_real_sets,
     expand_studies,
+    prediction_settings,
     training_settings,
     validate_config,
 )
@@ -130,6 +131,8 @@ def test_studies_expand_for_the_largest_annotated_set(tmp_path):
     assert dataset_real_sources(cfg, "perlin") == set()
     assert training_settings(cfg, "unet", "ft3_video")["time_budget_min"] == 0.8
     assert training_settings(cfg, "unet", "ft3_video")["batch_size"] == 4  # the method's own setting stays
+    assert prediction_settings(cfg, "unet", "ft3_video") == {"tta": False}
+    assert prediction_settings(cfg, "unet", "perlin") == {"tta": True}
 
 
 def test_fewer_than_two_annotated_sets_means_no_studies(tmp_path):

@@ -12,7 +12,7 @@ rule predict_lines:
         directory("results/predictions/{evalset}/{method}/{dataset}"),
     params:
         postprocess=lambda w: config["methods"][w.method].get("postprocess", {}),
-        predict=lambda w: config["methods"][w.method].get("predict", {}),
+        predict=lambda w: prediction_settings(config, w.method, w.dataset),
         device=config.get("device", "auto"),
         real_sets=real_set_paths(),
         heldout_from=lambda w: f"results/synthetic/{heldout_dataset(w)}",
