@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import json
 import logging
+import shutil
 
 import numpy as np
 
@@ -33,3 +35,23 @@ class MethodContract:
         lines, scores = predictor(img)
         assert len(lines) == len(scores)
         assert all(ln.cls in CLASSES and ln.points.shape[1] == 2 for ln in lines)
+
+    def test_resumes_only_the_same_training(self, tiny_dataset, tmp_path, caplog):
+        """A finished training rerun (history.csv deleted, as Snakemake does before a rerun)
+        rewrites its history; a checkpoint from other data is ignored, not resumed."""
+        data = tmp_path / "data"
+        shutil.copytree(tiny_dataset, data)
+        out = tmp_path / self.method
+        train = {**self.train, "epochs": 1}
+        train_method(self.method, data, out, train, "cpu", 1)
+        (out / "history.csv").unlink()
+        with caplog.at_level(logging.INFO):
+            train_method(self.method, data, out, train, "cpu", 1)
+        assert "resuming from" in caplog.text and "training afresh" not in caplog.text
+        assert [r["epoch"] for r in csv.DictReader(open(out / "history.csv"))] == ["1"]
+        params = json.loads((data / "params.json").read_text())
+        (data / "params.json").write_text(json.dumps({**params, "seed": params["seed"] + 1}))
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            train_method(self.method, data, out, train, "cpu", 1)
+        assert "training afresh" in caplog.text and "resuming from" not in caplog.text

@@ -125,29 +125,23 @@ def load_trained(weights: str | Path, config_cls, build: Callable, device: str =
 
 
 class History:
-    """``history.csv``: one row per epoch, appended (so a resumed run continues the file)."""
+    """``history.csv``: one row per epoch, rewritten after every epoch from :attr:`rows` (which
+    the checkpoint keeps, so a resumed run continues the same history)."""
 
     def __init__(self, path: Path, fields: list[str]):
         self.path = path
         self.fields = fields
-
-    def truncate_after(self, epoch: int) -> None:
-        if not self.path.exists():
-            return
-        with open(self.path) as fh:
-            rows = [r for r in csv.DictReader(fh) if int(r["epoch"]) <= epoch]
-        self._write(rows, "w")
+        self.rows: list[dict] = []
 
     def append(self, row: dict) -> None:
-        self._write([row], "a")
+        self.rows.append(row)
+        self.write()
 
-    def _write(self, rows: list[dict], mode: str) -> None:
-        new = mode == "w" or not self.path.exists()
-        with open(self.path, mode, newline="") as fh:
+    def write(self) -> None:
+        with open(self.path, "w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=self.fields)
-            if new:
-                w.writeheader()
-            w.writerows(rows)
+            w.writeheader()
+            w.writerows(self.rows)
 
 
 def predict_tiled(fn: Callable[[Array], Array], img: Array, tile: int = 1024, overlap: int = 64,

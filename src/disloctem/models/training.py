@@ -3,6 +3,7 @@ bf16 autocast on CUDA, a checkpoint after every epoch, resume, ``history.csv``."
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -49,16 +50,48 @@ LossFn = Callable[[torch.nn.Module, Any, torch.device], torch.Tensor]
 ValidateFn = Callable[[torch.nn.Module, torch.device], dict[str, float]]
 
 
+RESUMABLE_CHANGES = ("epochs", "steps_per_epoch", "time_budget_min", "device")
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def training_fingerprint(cfg: Any, data_dir: str | Path | None) -> str:
+    """Identity of a training run: its config (except the schedule length, which a resumed run
+    may extend), its dataset (``params.json``, ``splits.json``) and the weights it starts from.
+    A checkpoint is only resumed by a run with the same fingerprint."""
+    h = hashlib.sha256()
+    settings = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE_CHANGES}
+    h.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    for name in ("params.json", "splits.json"):
+        path = Path(data_dir) / name if data_dir is not None else None
+        if path is not None and path.exists():
+            h.update(path.read_bytes())
+    for attr in ("init_weights", "init_encoder"):
+        start = getattr(cfg, attr, None)
+        if start and Path(start).exists():
+            h.update(_file_digest(Path(start)).encode())
+    return h.hexdigest()
+
+
 def fit(model: torch.nn.Module, cfg: Any, out_dir: str | Path, batches: Callable[[int], Iterable[Any]],
-        loss_fn: LossFn, validate: ValidateFn, val_fields: list[str], threads: int = 1) -> Path:
+        loss_fn: LossFn, validate: ValidateFn, val_fields: list[str], threads: int = 1,
+        data_dir: str | Path | None = None) -> Path:
     """Train ``model`` and write ``model.pt`` (weights + config), ``history.csv``, ``config.json``.
 
     ``cfg`` is a method config with ``epochs``, ``steps_per_epoch``, ``lr``, ``weight_decay``,
     ``time_budget_min``, ``seed``, ``device`` and ``to_dict()``. ``batches(epoch)`` yields the
     epoch's batches, ``loss_fn(model, batch, device)`` returns the loss of one batch (under
     autocast on CUDA), ``validate(model, device)`` returns the ``val_fields`` after each epoch.
-    ``out_dir/checkpoint.pt`` holds model, optimizer, epoch, step and elapsed time after every
-    epoch; a rerun finds it and resumes from the saved epoch, saying so in the log.
+    ``out_dir/checkpoint.pt`` holds model, optimizer, epoch, step, elapsed time and the history
+    after every epoch; a rerun finds it and resumes from the saved epoch, saying so in the log,
+    provided it is the same training (:func:`training_fingerprint` of ``cfg`` and ``data_dir``);
+    a checkpoint of another training (changed data, model or start) is ignored, and said so.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -70,18 +103,21 @@ def fit(model: torch.nn.Module, cfg: Any, out_dir: str | Path, batches: Callable
     progress = Progress(cfg.epochs * cfg.steps_per_epoch, cfg.time_budget_min * 60 if cfg.time_budget_min else None)
     history = History(out_dir / "history.csv", ["epoch", "step", "lr", "train_loss", *val_fields, "elapsed_s"])
     ckpt_path = out_dir / "checkpoint.pt"
+    fingerprint = training_fingerprint(cfg, data_dir)
     epoch = 0
-    if ckpt_path.exists():
-        ckpt = load_checkpoint(ckpt_path, device)
+    ckpt = load_checkpoint(ckpt_path, device) if ckpt_path.exists() else None
+    if ckpt is not None and ckpt.get("fingerprint") != fingerprint:
+        log.info("ignoring %s: it is from another training (its data, model settings or starting weights "
+                 "differ); training afresh", ckpt_path)
+        ckpt = None
+    if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         epoch, progress.step, progress.elapsed_s = ckpt["epoch"], ckpt["step"], ckpt["elapsed_s"]
-        history.truncate_after(epoch)
+        history.rows = [r for r in ckpt.get("history", []) if int(r["epoch"]) <= epoch]
         log.info("resuming from %s: epoch %d, step %d, %.0f s trained", ckpt_path, epoch, progress.step,
                  progress.elapsed_s)
     else:
-        if history.path.exists():
-            history.path.unlink()
         if cfg.init_weights:
             model.load_state_dict(load_checkpoint(Path(cfg.init_weights), device)["model"])
             log.info("fine-tuning: weights start from %s", cfg.init_weights)
@@ -114,11 +150,13 @@ def fit(model: torch.nn.Module, cfg: Any, out_dir: str | Path, batches: Callable
         history.append({"epoch": epoch, "step": progress.step, "lr": f"{lr:.3g}",
                         "train_loss": f"{np.mean(losses):.5f}", **{k: f"{v:.5f}" for k, v in val.items()},
                         "elapsed_s": f"{progress.elapsed_s:.1f}"})
-        save_checkpoint(ckpt_path, model, opt, epoch, progress, {"config": cfg.to_dict()})
+        save_checkpoint(ckpt_path, model, opt, epoch, progress,
+                        {"config": cfg.to_dict(), "fingerprint": fingerprint, "history": history.rows})
         log.info("epoch %d step %d: train loss %.4f, %s (%.0f s)", epoch, progress.step, np.mean(losses),
                  ", ".join(f"{k} {v:.4f}" for k, v in val.items()), progress.elapsed_s)
     if progress.done() and epoch < cfg.epochs:
         log.info("stopped after epoch %d: time budget of %.1f min reached", epoch, cfg.time_budget_min)
+    history.write()  # also when a resumed run had nothing left to do
     weights = out_dir / "model.pt"
     torch.save({"model": model.state_dict(), "config": cfg.to_dict(), "epoch": epoch, "step": progress.step}, weights)
     (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))

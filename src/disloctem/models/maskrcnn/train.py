@@ -52,4 +52,4 @@ def train_maskrcnn(dataset_dir: str | Path, out_dir: str | Path, cfg: MaskRCNNCo
     if cfg.init_encoder:
         init_backbone_from(model, cfg.init_encoder)
         log.info("backbone starts from the encoder of %s", cfg.init_encoder)
-    return fit(model, cfg, out_dir, batches, loss_fn, val_fn, ["val_loss"], threads)
+    return fit(model, cfg, out_dir, batches, loss_fn, val_fn, ["val_loss"], threads, data_dir=dataset_dir)

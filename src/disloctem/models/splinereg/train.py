@@ -77,4 +77,4 @@ def train_splinereg(dataset_dir: str | Path, out_dir: str | Path, cfg: SplineReg
     if cfg.init_encoder:
         model.net.encoder.load_state_dict(encoder_state(cfg.init_encoder))
         log.info("encoder starts from %s", cfg.init_encoder)
-    return fit(model, cfg, out_dir, batches, loss_fn, val_fn, ["val_loss"], threads)
+    return fit(model, cfg, out_dir, batches, loss_fn, val_fn, ["val_loss"], threads, data_dir=dataset_dir)

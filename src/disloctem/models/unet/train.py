@@ -70,4 +70,5 @@ def train_unet(dataset_dir: str | Path, out_dir: str | Path, cfg: UNetConfig, th
         loss, dice = validate(model, dataset_dir, splits["val"], cfg, device)
         return {"val_loss": loss, "val_dice": dice}
 
-    return fit(build_unet(cfg), cfg, out_dir, batches, loss_fn, val_fn, ["val_loss", "val_dice"], threads)
+    return fit(build_unet(cfg), cfg, out_dir, batches, loss_fn, val_fn, ["val_loss", "val_dice"], threads,
+               data_dir=dataset_dir)
