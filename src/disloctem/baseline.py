@@ -53,10 +53,12 @@ def ridge_response(img: Array, params: BaselineParams) -> Array:
     return np.maximum.reduce(responses) if len(responses) > 1 else responses[0]
 
 
-def robust_z(values: Array) -> Array:
-    """(x - median) / (1.4826 MAD): a z-score that the lines themselves barely shift."""
-    med = float(np.median(values))
-    mad = 1.4826 * float(np.median(np.abs(values - med)))
+def robust_z(values: Array, reference: Array | None = None) -> Array:
+    """(x - median) / (1.4826 MAD), median and MAD taken over ``reference`` (default: the values
+    themselves): a z-score that the lines themselves barely shift."""
+    ref = values if reference is None else reference
+    med = float(np.median(ref))
+    mad = 1.4826 * float(np.median(np.abs(ref - med)))
     return (values - med) / max(mad, 1e-12)
 
 
@@ -68,10 +70,7 @@ def ridge_mask(img: Array, params: BaselineParams) -> Array:
     positive = response[response > 0]
     if positive.size < 16:
         return np.zeros(response.shape, bool)
-    med = float(np.median(positive))
-    mad = 1.4826 * float(np.median(np.abs(positive - med)))
-    z = (response - med) / max(mad, 1e-12)
-    return apply_hysteresis_threshold(z, params.low_z, params.high_z)
+    return apply_hysteresis_threshold(robust_z(response, positive), params.low_z, params.high_z)
 
 
 def classify_line(points: Array, shape: tuple[int, int], params: BaselineParams, straight_tolerance: float) -> str:

@@ -10,6 +10,8 @@ Real set layout (see docs/data.md)::
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,6 +170,15 @@ def labelme_document(lines: list[AnnotatedLine], image_name: str, height: int, w
         "imageHeight": int(height),
         "imageWidth": int(width),
     }
+
+
+def link_or_copy(src: str | Path, dst: str | Path) -> None:
+    """Hard-link ``src`` to ``dst`` (no copy of the bytes); copy where linking is impossible
+    (another file system, or links not supported)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
 
 
 def write_json(path: str | Path, data: dict | list, indent: int | None = 1) -> None:

@@ -26,7 +26,9 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from .evaluate import annotated_classes, read_truth
 from .geometry import polyline_length
+from .io import RealSet, image_shape, read_labelme_lines, read_pixel_size_nm
 
 Array = np.ndarray
 
@@ -74,10 +76,12 @@ def pileup_groups(lines: list[Array], params: PileupParams = PileupParams()) -> 
     return [g for g in groups if len(g) >= params.min_members]
 
 
-def pileup_spacings(lines: list[Array], params: PileupParams = PileupParams()) -> list[float]:
-    """Neighbour spacings (px) along the normal within every pile-up of ``lines``."""
+def pileup_spacings(lines: list[Array], params: PileupParams = PileupParams(),
+                    groups: list[list[int]] | None = None) -> list[float]:
+    """Neighbour spacings (px) along the normal within every pile-up of ``lines`` (``groups``:
+    the pile-ups, when :func:`pileup_groups` has already found them)."""
     spacings: list[float] = []
-    for group in pileup_groups(lines, params):
+    for group in pileup_groups(lines, params) if groups is None else groups:
         dirs = np.array([mean_direction(lines[i]) for i in group])
         dirs[np.dot(dirs, dirs[0]) < 0] *= -1  # one orientation before averaging axes
         axis = dirs.mean(axis=0)
@@ -102,9 +106,10 @@ def readout(lines: list[Array], shape: tuple[int, int], params: PileupParams = P
     """Physical read-out of the dislocation lines of one image of size ``shape``."""
     lines = [np.asarray(ln, dtype=np.float64) for ln in lines if len(ln) >= 2]
     length = float(sum(polyline_length(ln) for ln in lines))
-    spacings = pileup_spacings(lines, params)
+    groups = pileup_groups(lines, params)
+    spacings = pileup_spacings(lines, params, groups)
     return Readout(len(lines), length, length / float(shape[0] * shape[1]),
-                   float(np.median(spacings)) if spacings else float("nan"), len(pileup_groups(lines, params)))
+                   float(np.median(spacings)) if spacings else float("nan"), len(groups))
 
 
 def physical_units(r: Readout, pixel_size_nm: float | None, thickness_nm: float | None = None) -> dict[str, float]:
@@ -188,14 +193,11 @@ def summarise_readout(rows: list[dict]) -> dict[str, float]:
     return out
 
 
-def measure_set(rs, pred_dir: str | Path, params: PileupParams = PileupParams(),
+def measure_set(rs: RealSet, pred_dir: str | Path, params: PileupParams = PileupParams(),
                 pixel_size_nm: float | None = None, thickness_nm: float | None = None) -> list[dict]:
-    """Per-image read-out rows of the predicted dislocations of a set (``rs``: a
-    :class:`~disloctem.io.RealSet`), with the annotated truth where the image has one. The pixel
-    size is ``pixel_size_nm`` when given, else what each image file's metadata says."""
-    from .evaluate import annotated_classes, read_truth
-    from .io import image_shape, read_labelme_lines, read_pixel_size_nm
-
+    """Per-image read-out rows of the predicted dislocations of a set, with the annotated truth
+    where the image has one. The pixel size is ``pixel_size_nm`` when given, else what each
+    image file's metadata says."""
     truth_stems = set(rs.annotated_stems()) if "dislocation" in annotated_classes(rs) else set()
     rows = []
     for stem, image in sorted(rs.images.items()):

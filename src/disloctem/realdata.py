@@ -19,8 +19,6 @@ so a handful of real images weigh as much as many synthetic ones.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import cv2
@@ -29,7 +27,7 @@ import numpy as np
 from . import CLASSES
 from .evaluate import annotated_classes, read_truth
 from .geometry import fit_support_points
-from .io import AnnotatedLine, InputError, RealSet, labelme_document, read_grayscale, write_json
+from .io import AnnotatedLine, InputError, RealSet, labelme_document, link_or_copy, read_grayscale, write_json
 from .synth.render import cv_thickness
 
 Array = np.ndarray
@@ -116,13 +114,6 @@ def write_real_dataset(rs: RealSet, out_dir: str | Path, n_train: int | None, n_
     return params
 
 
-def _link(src: Path, dst: Path) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
-
-
 def write_mixed_dataset(parts: dict[str, tuple[str | Path, int]], out_dir: str | Path) -> dict:
     """Mix datasets: ``parts`` maps a part name to (dataset folder, training repeat)."""
     out = Path(out_dir)
@@ -141,7 +132,7 @@ def write_mixed_dataset(parts: dict[str, tuple[str | Path, int]], out_dir: str |
                         doc["imagePath"] = f"../images/{name}-{Path(doc['imagePath']).name}"
                         write_json(out / sub / f"{name}-{f.name}", doc, indent=None)
                     else:
-                        _link(f, out / sub / f"{name}-{f.name}")
+                        link_or_copy(f, out / sub / f"{name}-{f.name}")
             with open(src / "splines.jsonl") as fh:
                 for line in fh:
                     rec = json.loads(line)

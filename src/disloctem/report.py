@@ -82,6 +82,11 @@ def truth_mask_rgb(rgb: Array, rs: RealSet, stem: str) -> Array:
 # ----------------------------------------------------------------------------- sections
 
 
+def read_rows(path: str | Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
 def section(title: str, body: str, anchor: str) -> str:
     return f'<section id="{anchor}"><h2>{html.escape(title)}</h2>\n{body}\n</section>'
 
@@ -184,9 +189,7 @@ def training_section(config: dict) -> str:
     parts = []
     for method, spec in config["methods"].items():
         for ds in spec["datasets"]:
-            path = Path("results/models") / method / ds / "history.csv"
-            with open(path) as fh:
-                rows = list(csv.DictReader(fh))
+            rows = read_rows(Path("results/models") / method / ds / "history.csv")
             if not rows:
                 continue
             ep = [int(r["epoch"]) for r in rows]
@@ -206,8 +209,7 @@ def training_section(config: dict) -> str:
 
 
 def metrics_section(summary_csv: str | Path) -> str:
-    with open(summary_csv) as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_rows(summary_csv)
     if not rows:
         return "<p>No evaluation results.</p>"
     cols = list(rows[0].keys())
@@ -274,11 +276,6 @@ def overlay_section(config: dict, real_sets: dict[str, RealSet], n: int) -> str:
               "<span style='color:#3cc8ff'>slip trace</span>, <span style='color:#50ff50'>grain boundary</span>; "
               "annotation in <span style='color:#e6c600'>yellow</span> (lines, or tinted mask pixels).</p>")
     return legend + "\n".join(parts)
-
-
-def read_rows(path: str | Path) -> list[dict]:
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 def _score(rows: list[dict], evalset: str, method: str, dataset: str, key: str, cls: str = "dislocation") -> float:

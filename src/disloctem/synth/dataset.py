@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,7 @@ import numpy as np
 
 from .. import CLASSES
 from ..geometry import clip_to_image, resample_by_step
-from ..io import AnnotatedLine, labelme_document, write_json
+from ..io import AnnotatedLine, labelme_document, link_or_copy, write_json
 from .microstructure import Line, MicrostructureParams, sample_microstructure
 from .render import RenderParams, dense_curve, rasterise_labels, render_image
 
@@ -301,10 +300,7 @@ def merge_shards(params: DatasetParams, shard_dirs: list[str | Path], out_dir: s
         for shard in map(Path, shard_dirs):
             for sub in LABEL_FOLDERS:
                 for f in sorted((shard / sub).iterdir()):
-                    try:
-                        os.link(f, out / sub / f.name)
-                    except OSError:
-                        shutil.copyfile(f, out / sub / f.name)
+                    link_or_copy(f, out / sub / f.name)
             for name, fh in (("splines.jsonl", jsonl), (SHARD_COCO, coco)):
                 with open(shard / name, "rb") as part:
                     shutil.copyfileobj(part, fh)
