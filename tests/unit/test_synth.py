@@ -12,7 +12,13 @@ from disloctem.geometry import spline_through
 from disloctem.io import read_labelme_lines
 from disloctem.synth.backgrounds import PerlinParams, fractal_perlin, render_perlin_background
 from disloctem.synth.dataset import DatasetParams, write_dataset
-from disloctem.synth.microstructure import MicrostructureParams, pileup_positions, sample_microstructure, sample_pileup
+from disloctem.synth.microstructure import (
+    MicrostructureParams,
+    log_uniform,
+    pileup_positions,
+    sample_microstructure,
+    sample_pileup,
+)
 from disloctem.synth.render import RenderParams, rasterise_labels, render_image
 
 
@@ -30,6 +36,27 @@ def test_perlin_background_is_seeded():
     c = render_perlin_background(p, np.random.default_rng(6))
     assert a.dtype == np.float32 and a.min() >= 0 and a.max() <= 1
     assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_mottle_adds_fine_texture():
+    """The mottle term adds grain-sized texture: more power in neighbouring-pixel differences,
+    the large-scale background unchanged in kind."""
+    smooth = PerlinParams(size=128, mottle=(0.0, 0.0), white_noise=(0.0, 0.0), gradient=0, vignette=0)
+    mottled = PerlinParams(size=128, mottle=(0.06, 0.06), mottle_size=(4.0, 4.0), white_noise=(0.0, 0.0),
+                           gradient=0, vignette=0)
+    a = render_perlin_background(smooth, np.random.default_rng(3))
+    b = render_perlin_background(mottled, np.random.default_rng(3))
+    assert np.abs(np.diff(b, axis=1)).mean() > 3 * np.abs(np.diff(a, axis=1)).mean()
+    # the added texture has about the requested standard deviation
+    assert np.std(b - a) == pytest.approx(0.06, rel=0.3)
+
+
+def test_log_uniform_draws_spread_over_scales():
+    rng = np.random.default_rng(0)
+    x = np.array([log_uniform(rng, 4.0, 36.0) for _ in range(4000)])
+    assert x.min() >= 4.0 and x.max() <= 36.0
+    assert np.median(x) == pytest.approx(12.0, rel=0.08)  # the geometric mean, not 20
+    assert np.mean(x < 12.0) == pytest.approx(0.5, abs=0.03)
 
 
 def test_uniform_pileup_spacing_is_equal():
@@ -219,3 +246,19 @@ def test_width_varies_along_a_line():
                               np.random.default_rng(3))
     widths = {int(w) for w in (dark[:, 20:490] > 0).sum(axis=0)}
     assert len(widths) >= 2 and widths <= {1, 3, 5, 7}
+
+
+def test_contrast_varies_along_a_line_around_its_own_level():
+    """A faint line keeps a faint, varying contrast (no rounding to a fixed grid of levels)."""
+    from disloctem.synth.microstructure import Line
+    from disloctem.synth.render import draw_line_layer
+
+    line = Line("dislocation", np.stack([np.linspace(10, 500, 8), np.full(8, 64.0)], axis=1), 1.0, 0.06)
+    varied, _ = draw_line_layer([line], (128, 512), RenderParams(p_break=0.0, width_modulation=0.0,
+                                                                  contrast_modulation=0.35), np.random.default_rng(3))
+    flat, _ = draw_line_layer([line], (128, 512), RenderParams(p_break=0.0, width_modulation=0.0,
+                                                                contrast_modulation=0.0), np.random.default_rng(3))
+    along, steady = varied[64, 20:490], flat[64, 20:490]
+    assert np.allclose(steady, 0.06, atol=1e-3)
+    assert along.min() > 0.06 * 0.6 and along.max() < 0.06 * 1.4
+    assert along.max() - along.min() > 0.06 * 0.2

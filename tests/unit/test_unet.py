@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from disloctem.models.common import Progress, predict_tiled
+from disloctem.models import common
+from disloctem.models.common import Progress, autocast_bf16, predict_tiled
 from disloctem.models.unet import UNetConfig, build_unet, predict_probabilities
 
 from .method_contract import MethodContract
@@ -67,3 +68,14 @@ def test_padding_to_multiple_of_32(shape):
 
     out = predict_tiled(fn, np.zeros(shape, np.float32))
     assert out.shape == (1, *shape) and all(s % 32 == 0 for s in seen[0])
+
+
+def test_bf16_autocast_is_chosen_by_precision_and_hardware(monkeypatch):
+    cpu = torch.device("cpu")
+    assert autocast_bf16(cpu, "bf16") and not autocast_bf16(cpu, "fp32")
+    monkeypatch.setattr(common, "cpu_has_native_bf16", lambda: True)
+    assert autocast_bf16(cpu, "auto")
+    monkeypatch.setattr(common, "cpu_has_native_bf16", lambda: False)
+    assert not autocast_bf16(cpu, "auto")
+    with pytest.raises(ValueError, match="precision"):
+        autocast_bf16(cpu, "fp16")

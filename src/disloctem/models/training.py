@@ -1,5 +1,5 @@
 """The training loop every method shares: AdamW, a cosine schedule over steps or wall time,
-bf16 autocast on CUDA, a checkpoint after every epoch, resume, ``history.csv``."""
+bf16 autocast where the hardware computes bf16 natively, a checkpoint after every epoch, resume, ``history.csv``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from .common import History, Progress, Stopwatch, load_checkpoint, save_checkpoint, select_device
+from .common import History, Progress, Stopwatch, autocast_bf16, load_checkpoint, save_checkpoint, select_device
 
 log = logging.getLogger(__name__)
 C = TypeVar("C", bound="TrainingConfig")
@@ -35,6 +35,7 @@ class TrainingConfig:
     time_budget_min: float | None = None  # stop (and anneal the LR) by this wall time
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"  # auto (bf16 autocast where the hardware has native bf16) | fp32 | bf16
     init_weights: str | None = None  # a model.pt of the same method that training starts from (fine-tuning)
 
     def to_dict(self) -> dict:
@@ -50,7 +51,7 @@ LossFn = Callable[[torch.nn.Module, Any, torch.device], torch.Tensor]
 ValidateFn = Callable[[torch.nn.Module, torch.device], dict[str, float]]
 
 
-RESUMABLE_CHANGES = ("epochs", "steps_per_epoch", "time_budget_min", "device")
+RESUMABLE_CHANGES = ("epochs", "steps_per_epoch", "time_budget_min", "device", "precision")
 
 
 def _file_digest(path: Path) -> str:
@@ -85,9 +86,10 @@ def fit(model: torch.nn.Module, cfg: Any, out_dir: str | Path, batches: Callable
     """Train ``model`` and write ``model.pt`` (weights + config), ``history.csv``, ``config.json``.
 
     ``cfg`` is a method config with ``epochs``, ``steps_per_epoch``, ``lr``, ``weight_decay``,
-    ``time_budget_min``, ``seed``, ``device`` and ``to_dict()``. ``batches(epoch)`` yields the
-    epoch's batches, ``loss_fn(model, batch, device)`` returns the loss of one batch (under
-    autocast on CUDA), ``validate(model, device)`` returns the ``val_fields`` after each epoch.
+    ``time_budget_min``, ``seed``, ``device``, ``precision`` and ``to_dict()``. ``batches(epoch)``
+    yields the epoch's batches, ``loss_fn(model, batch, device)`` returns the loss of one batch
+    (under bf16 autocast when :func:`~disloctem.models.common.autocast_bf16` says so),
+    ``validate(model, device)`` returns the ``val_fields`` after each epoch.
     ``out_dir/checkpoint.pt`` holds model, optimizer, epoch, step, elapsed time and the history
     after every epoch; a rerun finds it and resumes from the saved epoch, saying so in the log,
     provided it is the same training (:func:`training_fingerprint` of ``cfg`` and ``data_dir``);
@@ -98,7 +100,7 @@ def fit(model: torch.nn.Module, cfg: Any, out_dir: str | Path, batches: Callable
     torch.set_num_threads(max(1, threads))
     torch.manual_seed(cfg.seed)
     device = select_device(cfg.device)
-    model = model.to(device)
+    model = model.to(device).to(memory_format=torch.channels_last)  # faster convolutions on CPU and GPU
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     progress = Progress(cfg.epochs * cfg.steps_per_epoch, cfg.time_budget_min * 60 if cfg.time_budget_min else None)
     history = History(out_dir / "history.csv", ["epoch", "step", "lr", "train_loss", *val_fields, "elapsed_s"])
@@ -121,9 +123,10 @@ def fit(model: torch.nn.Module, cfg: Any, out_dir: str | Path, batches: Callable
         if cfg.init_weights:
             model.load_state_dict(load_checkpoint(Path(cfg.init_weights), device)["model"])
             log.info("fine-tuning: weights start from %s", cfg.init_weights)
-    log.info("training %s on %s with %d threads", type(model).__name__, device, threads)
+    use_amp = autocast_bf16(device, cfg.precision)
+    log.info("training %s on %s with %d threads, %s", type(model).__name__, device, threads,
+             "bf16 autocast" if use_amp else "fp32")
     clock = Stopwatch(progress.elapsed_s)
-    use_amp = device.type == "cuda"
     model.train()
     while epoch < cfg.epochs and not progress.done():
         losses, lr = [], cfg.lr

@@ -33,10 +33,11 @@ from .microstructure import Line, MicrostructureParams, sample_microstructure
 from .render import RenderParams, dense_curve, rasterise_labels, render_image
 
 Array = np.ndarray
-# PNG settings measured fastest for each kind of array (bench/bench_generator.py): noisy images
-# gain nothing from LZ77 matching, so Huffman coding alone; label images are long runs, so RLE.
-PNG_IMAGE = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY]
-PNG_LABELS = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+# PNG settings measured fastest (bench/bench_generator.py): run-length coding for both the noisy
+# image and the label images, and OpenCV's default compression level: naming any level made the
+# same encoding three to four times slower here (OpenCV 5.0) for files only a few percent smaller.
+PNG_IMAGE = [cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+PNG_LABELS = [cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,9 @@ class CocoStream:
         self.n_images = 0
         self.n_anns = 0
 
-    def add(self, file_name: str, size: int, annotations: list[dict]) -> None:
+    def add(self, file_name: str, size: int, annotations: list[str]) -> None:
+        """One image and its annotations, each the JSON text of an annotation dict without
+        ``id``/``image_id`` (as :func:`coco_line` writes them); the ids are spliced in as text."""
         self.n_images += 1
         sep = "," if self.n_images > 1 else ""
         self._images.write(sep + json.dumps({"id": self.n_images, "file_name": file_name,
@@ -172,7 +175,7 @@ class CocoStream:
         for ann in annotations:
             self.n_anns += 1
             sep = "," if self.n_anns > 1 else ""
-            self._anns.write(sep + json.dumps({"id": self.n_anns, "image_id": self.n_images, **ann}))
+            self._anns.write(f'{sep}{{"id": {self.n_anns}, "image_id": {self.n_images}, {ann[1:]}')
 
     def close(self) -> None:
         categories = [{"id": i + 1, "name": c, "supercategory": "line"} for i, c in enumerate(CLASSES)]
@@ -187,6 +190,12 @@ class CocoStream:
             out.write(f'"categories": {json.dumps(categories)}}}')
 
 
+def coco_line(stem: str, annotations: list[dict]) -> str:
+    """One image's line of a shard's ``coco_annotations.jsonl``: the stem and each annotation as
+    JSON, tab-separated (JSON text never holds a raw tab), so merging needs no parsing."""
+    return "\t".join([json.dumps(stem), *(json.dumps(a) for a in annotations)])
+
+
 def image_stem(index: int) -> str:
     return f"img_{index:05d}"
 
@@ -199,9 +208,9 @@ def render_sample(params: DatasetParams, index: int, pool: list[Array]) -> tuple
     return render_image(background, lines, params.render, rng), lines
 
 
-def write_sample(params: DatasetParams, index: int, pool: list[Array], out: Path) -> tuple[str, str, list[dict]]:
+def write_sample(params: DatasetParams, index: int, pool: list[Array], out: Path) -> tuple[str, str]:
     """Render image ``index``, write its image, masks, instances and Labelme file, and return its
-    stem, ``splines.jsonl`` line and COCO annotations (written by the caller, in index order)."""
+    ``splines.jsonl`` line and COCO line (written by the caller, in index order)."""
     stem = image_stem(index)
     size = params.size
     image, lines = render_sample(params, index, pool)
@@ -215,7 +224,8 @@ def write_sample(params: DatasetParams, index: int, pool: list[Array], out: Path
                indent=None)
     record = {"image": stem, "height": size, "width": size,
               "lines": [ln.to_record(j) for j, ln in enumerate(lines, start=1)]}
-    return stem, json.dumps(record), coco_annotations(lines, visible, groups, size, params.render.label_width)
+    anns = coco_annotations(lines, visible, groups, size, params.render.label_width)
+    return json.dumps(record), coco_line(stem, anns)
 
 
 _WORKER: dict = {}
@@ -226,7 +236,7 @@ def _init_worker(params: DatasetParams, background_dir: str, out: str) -> None:
     _WORKER.update(params=params, pool=load_backgrounds(background_dir), out=Path(out))
 
 
-def _write_block(indices: range) -> list[tuple[str, str, list[dict]]]:
+def _write_block(indices: range) -> list[tuple[str, str]]:
     return [write_sample(_WORKER["params"], i, _WORKER["pool"], _WORKER["out"]) for i in indices]
 
 
@@ -264,8 +274,8 @@ def finish_dataset(params: DatasetParams, out_dir: str | Path) -> None:
     coco = CocoStream(out / "coco.json")
     with open(out / SHARD_COCO) as fh:
         for line in fh:
-            stem, anns = json.loads(line)
-            coco.add(f"images/{stem}.png", params.size, anns)
+            stem, *anns = line.rstrip("\n").split("\t")
+            coco.add(f"images/{json.loads(stem)}.png", params.size, anns)
     coco.close()
     (out / SHARD_COCO).unlink()
     n = params.n_train + params.n_val
@@ -309,9 +319,9 @@ def merge_shards(params: DatasetParams, shard_dirs: list[str | Path], out_dir: s
 
 def _collect(results, jsonl, coco) -> None:
     for block in results:
-        for stem, record, anns in block:
+        for record, coco_text in block:
             jsonl.write(record + "\n")
-            coco.write(json.dumps([stem, anns]) + "\n")
+            coco.write(coco_text + "\n")
 
 
 def read_splits(dataset_dir: str | Path) -> dict[str, list[str]]:

@@ -79,11 +79,21 @@ def _modulation(n: int, amount: float, rng: np.random.Generator) -> Array:
     return np.interp(np.linspace(0, knots - 1, n), np.arange(knots), values)
 
 
+def modulation_field(shape: tuple[int, int], amount: float, rng: np.random.Generator,
+                     cell: float = 40.0) -> Array:
+    """Smooth random factor 1 +- ``amount`` over the image (float32, features about ``cell`` px):
+    multiplied into the line layers, it varies each line's contrast along its length."""
+    h, w = shape
+    grid = rng.uniform(-1.0, 1.0, size=(max(2, int(h / cell) + 2), max(2, int(w / cell) + 2))).astype(np.float32)
+    field = cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC)
+    return np.clip(1.0 + amount * field, 0.0, None)
+
+
 def draw_line_layer(lines: list[Line], shape: tuple[int, int], params: RenderParams,
                     rng: np.random.Generator) -> tuple[Array, Array]:
-    """Dark and bright attenuation layers (float32, 0..1) of all lines, with breaks, and
-    contrast and width varying along each line, before the profile blur. Where lines cross, the
-    line drawn later sets the contrast."""
+    """Dark and bright attenuation layers (float32, 0..1) of all lines, with breaks, width
+    varying along each line and contrast varying smoothly over the image (so along and between
+    lines), before the profile blur. Where lines cross, the line drawn later sets the contrast."""
     dark = np.zeros(shape, np.float32)
     bright = np.zeros(shape, np.float32)
     for line in lines:
@@ -94,16 +104,18 @@ def draw_line_layer(lines: list[Line], shape: tuple[int, int], params: RenderPar
             gap = int(rng.integers(3, 13))
             start = int(rng.integers(5, n - gap - 5))
             keep[start:start + gap] = False
-        mod = _modulation(n, params.contrast_modulation, rng) * line.contrast
-        levels = np.clip(np.round(mod * 20) / 20, 0.0, 1.0)
         widths = cv_widths(line.width * _modulation(n, params.width_modulation, rng))
         target = bright if line.bright else dark
-        # one polyline per run of kept points at equal contrast level and drawn width
-        change = np.flatnonzero((levels[1:] != levels[:-1]) | (widths[1:] != widths[:-1])
-                                | (keep[1:] != keep[:-1])) + 1
+        level = float(np.clip(line.contrast, 0.0, 1.0))
+        # one polyline per run of kept points at equal drawn width
+        change = np.flatnonzero((widths[1:] != widths[:-1]) | (keep[1:] != keep[:-1])) + 1
         for a, b in zip(np.concatenate([[0], change]), np.concatenate([change, [n]])):
             if keep[a]:
-                draw_polyline(target, pts[a:min(b + 1, n)], float(levels[a]), float(widths[a]))
+                draw_polyline(target, pts[a:min(b + 1, n)], level, float(widths[a]))
+    if params.contrast_modulation > 0:
+        field = modulation_field(shape, params.contrast_modulation, rng)
+        dark = np.minimum(dark * field, 1.0)
+        bright = np.minimum(bright * field, 1.0)
     return dark, bright
 
 
@@ -185,11 +197,13 @@ def render_image(background: Array, lines: list[Line], params: RenderParams,
     sigma = rng.uniform(*params.line_blur)
     dark = cv2.GaussianBlur(dark, (0, 0), sigma)
     bright = cv2.GaussianBlur(bright, (0, 0), sigma)
-    img = img * (1.0 - dark) + bright * (1.0 - img) * 0.8
+    img *= 1.0 - dark
+    if any(line.bright for line in lines):
+        img += bright * (1.0 - img) * 0.8
     blur = rng.uniform(*params.blur)
     if blur > 0.2:
         img = cv2.GaussianBlur(img, (0, 0), blur)
-    img += rng.normal(0.0, rng.uniform(*params.noise), size=img.shape).astype(np.float32)
+    img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(rng.uniform(*params.noise))
     img = np.clip(img, 0.0, 1.0) ** rng.uniform(*params.gamma)
     lo, hi = np.percentile(img[::4, ::4], [0.5, 99.5])
     img = (img - lo) / max(hi - lo, 1e-3) * rng.uniform(0.6, 1.0) + rng.uniform(0.0, 0.2)
