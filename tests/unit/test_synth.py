@@ -142,6 +142,14 @@ def test_dataset_files_and_labels_agree(tiny_dataset):
                 assert m[ij[:, 1], ij[:, 0]].mean() > 0.95 * 255
     for ann in coco["annotations"]:
         assert ann["bbox"][2] >= 0 and ann["area"] > 0 and len(ann["spline_support"]) == 8
+    # ids run 1..n in order, every annotation points at an image, and each image's annotations
+    # are its splines.jsonl lines that are visible
+    assert [a["id"] for a in coco["annotations"]] == list(range(1, len(coco["annotations"]) + 1))
+    assert [i["id"] for i in coco["images"]] == list(range(1, 7))
+    for image, rec in zip(coco["images"], records):
+        assert image["file_name"] == f"images/{rec['image']}.png"
+        ids = {a["line_id"] for a in coco["annotations"] if a["image_id"] == image["id"]}
+        assert ids <= {ln["id"] for ln in rec["lines"]} and ids
     params = json.loads((tiny_dataset / "params.json").read_text())
     assert params["seed"] == 3 and "microstructure" in params and "render" in params
 

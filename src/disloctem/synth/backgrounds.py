@@ -90,7 +90,7 @@ class PerlinParams:
     persistence: tuple[float, float] = (0.35, 0.65)
     noise_amplitude: tuple[float, float] = (0.02, 0.10)
     white_noise: tuple[float, float] = (0.0, 0.05)
-    mottle: tuple[float, float] = (0.0, 0.08)  # amplitude of a fine mottled texture (as in real foils)
+    mottle: tuple[float, float] = (0.0, 0.0)  # amplitude of a fine mottled texture (off by default)
     mottle_size: tuple[float, float] = (3.0, 12.0)  # its grain size, px
     gradient: float = 0.4
     vignette: float = 0.4
@@ -111,8 +111,9 @@ def render_perlin_background(params: PerlinParams, rng: np.random.Generator) -> 
     )
     level = rng.uniform(0.35, 0.7)
     img = level + rng.uniform(*params.noise_amplitude) * texture
-    grain = perlin_octave(shape, params.size / rng.uniform(*params.mottle_size), rng)
-    img = img + rng.uniform(*params.mottle) * grain / max(float(grain.std()), 1e-6)
+    if params.mottle[1] > 0:
+        grain = perlin_octave(shape, params.size / rng.uniform(*params.mottle_size), rng)
+        img = img + rng.uniform(*params.mottle) * grain / max(float(grain.std()), 1e-6)
     img = img * illumination(shape, rng, params.gradient, params.vignette)
     img = img + rng.normal(0.0, rng.uniform(*params.white_noise), size=shape).astype(np.float32)
     return np.clip(img, 0.0, 1.0).astype(np.float32)

@@ -55,8 +55,8 @@ class MicrostructureParams:
     free_length: Range = (40.0, 300.0)
     curvature: float = 0.25  # std of the polynomial coefficients, relative to the line length
     pileups: tuple[int, int] = (0, 3)
-    pileup_count: tuple[int, int] = (3, 20)
-    pileup_spacing: Range = (4.0, 30.0)  # mean spacing along the slip direction, px (log-uniform)
+    pileup_count: tuple[int, int] = (3, 12)
+    pileup_spacing: Range = (5.0, 30.0)  # mean spacing along the slip direction, px
     spacing_law: str = "mixed"  # uniform | efn | mixed
     band_width: Range = (30.0, 220.0)  # slip-band width (distance between its two traces), px
     bow: Range = (-0.35, 0.35)  # bowing of pile-up dislocations, relative to band width
@@ -64,8 +64,11 @@ class MicrostructureParams:
     extra_slip_traces: tuple[int, int] = (0, 2)
     p_grain_boundary: float = 0.25
     width: Range = (1.0, 5.0)
-    contrast: Range = (0.05, 0.6)  # log-uniform: faint lines as often as strong ones
-    trace_contrast: Range = (0.04, 0.45)  # log-uniform; as strong as dislocations at times
+    contrast: Range = (0.08, 0.6)
+    trace_contrast: Range = (0.05, 0.3)
+    # draw pile-up spacing and line contrasts log-uniformly (dense, faint pile-ups as likely as
+    # sparse, strong ones) instead of uniformly; measured worse at the CPU budget (docs/design.md)
+    log_scales: bool = False
     p_bright: float = 0.1
     templates: tuple[Array, ...] = field(default=(), repr=False)  # normalised real line shapes
     p_template: float = 0.0  # probability of a template shape instead of a polynomial
@@ -141,10 +144,14 @@ def log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
+def _scale_draw(p: MicrostructureParams, rng: np.random.Generator, bounds: Range) -> float:
+    return log_uniform(rng, *bounds) if p.log_scales else float(rng.uniform(*bounds))
+
+
 def _line_attrs(p: MicrostructureParams, rng: np.random.Generator, contrast: Range) -> dict:
     return {
         "width": rng.uniform(*p.width),
-        "contrast": log_uniform(rng, *contrast),
+        "contrast": _scale_draw(p, rng, contrast),
         "bright": bool(rng.random() < p.p_bright),
     }
 
@@ -179,7 +186,7 @@ def sample_pileup(p: MicrostructureParams, size: int, index: int, rng: np.random
     n = np.array([-u[1], u[0]])
     width = rng.uniform(*p.band_width) * scale
     count = int(rng.integers(p.pileup_count[0], p.pileup_count[1] + 1))
-    spacing = log_uniform(rng, *p.pileup_spacing) * scale
+    spacing = _scale_draw(p, rng, p.pileup_spacing) * scale
     law = p.spacing_law if p.spacing_law != "mixed" else ("uniform", "efn")[int(rng.integers(2))]
     positions = pileup_positions(count, spacing, law)
     if rng.random() < 0.5:
