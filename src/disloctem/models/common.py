@@ -28,7 +28,7 @@ def select_device(preference: str = "auto") -> torch.device:
 
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bfloat16 in hardware (AVX512-BF16 or AMX, read from
-    ``/proc/cpuinfo``): only then does bf16 autocast speed up training on the CPU (measured 2x
+    ``/proc/cpuinfo``): only then does bf16 autocast speed up training on the CPU (measured 1.7x
     for the U-Net step on a 2-core AMD EPYC, ``bench/bench_training.py``); elsewhere it is emulated
     and slower."""
     try:
