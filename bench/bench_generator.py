@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from disloctem.synth.backgrounds import write_backgrounds
-from disloctem.synth.dataset import PNG_IMAGE, PNG_LABELS, DatasetParams, load_backgrounds, render_sample, write_dataset
+from disloctem.synth.dataset import PNG_OPTIONS, DatasetParams, load_backgrounds, render_sample, write_dataset
 from disloctem.synth.render import rasterise_labels
 
 
@@ -47,9 +47,9 @@ def main() -> None:
         render = args.n / (time.perf_counter() - t)
         t = time.perf_counter()
         for img, masks, inst in samples:
-            cv2.imencode(".png", img, PNG_IMAGE)
+            cv2.imencode(".png", img, PNG_OPTIONS)
             for arr in (masks[0], masks[1], masks[2], inst):
-                cv2.imencode(".png", arr, PNG_LABELS)
+                cv2.imencode(".png", arr, PNG_OPTIONS)
         png = args.n / (time.perf_counter() - t)
     print(f"{args.size}x{args.size}, {args.n} images")
     print(f"full writer (all labels), 1 process : {full:7.1f} images/s")

@@ -33,11 +33,10 @@ from .microstructure import Line, MicrostructureParams, sample_microstructure
 from .render import RenderParams, dense_curve, rasterise_labels, render_image
 
 Array = np.ndarray
-# PNG settings measured fastest (bench/bench_generator.py): run-length coding for both the noisy
-# image and the label images, and OpenCV's default compression level: naming any level made the
+# PNG settings measured fastest (bench/bench_generator.py): run-length coding, for the noisy image
+# and the label images alike, and OpenCV's default compression level: naming any level made the
 # same encoding three to four times slower here (OpenCV 5.0) for files only a few percent smaller.
-PNG_IMAGE = [cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
-PNG_LABELS = [cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+PNG_OPTIONS = [cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
 
 
 @dataclass(frozen=True)
@@ -215,10 +214,10 @@ def write_sample(params: DatasetParams, index: int, pool: list[Array], out: Path
     size = params.size
     image, lines = render_sample(params, index, pool)
     masks, instances = rasterise_labels(lines, image.shape, params.render.label_width)
-    cv2.imwrite(str(out / "images" / f"{stem}.png"), image, PNG_IMAGE)
-    cv2.imwrite(str(out / "instances" / f"{stem}.png"), instances, PNG_LABELS)
+    cv2.imwrite(str(out / "images" / f"{stem}.png"), image, PNG_OPTIONS)
+    cv2.imwrite(str(out / "instances" / f"{stem}.png"), instances, PNG_OPTIONS)
     for c, cls in enumerate(CLASSES):
-        cv2.imwrite(str(out / "masks" / cls / f"{stem}.png"), masks[c], PNG_LABELS)
+        cv2.imwrite(str(out / "masks" / cls / f"{stem}.png"), masks[c], PNG_OPTIONS)
     visible, groups = labelme_lines(lines, size)
     write_json(out / "labelme" / f"{stem}.json", labelme_document(visible, f"../images/{stem}.png", size, size, groups),
                indent=None)

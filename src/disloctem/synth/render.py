@@ -195,11 +195,9 @@ def render_image(background: Array, lines: list[Line], params: RenderParams,
     add_distractors(img, params, rng)
     dark, bright = draw_line_layer(lines, img.shape, params, rng)
     sigma = rng.uniform(*params.line_blur)
-    dark = cv2.GaussianBlur(dark, (0, 0), sigma)
-    bright = cv2.GaussianBlur(bright, (0, 0), sigma)
-    img *= 1.0 - dark
-    if any(line.bright for line in lines):
-        img += bright * (1.0 - img) * 0.8
+    img *= 1.0 - cv2.GaussianBlur(dark, (0, 0), sigma)
+    if any(line.bright for line in lines):  # most images have none: skip the empty layer
+        img += cv2.GaussianBlur(bright, (0, 0), sigma) * (1.0 - img) * 0.8
     blur = rng.uniform(*params.blur)
     if blur > 0.2:
         img = cv2.GaussianBlur(img, (0, 0), blur)
