@@ -79,3 +79,22 @@ def test_bf16_autocast_is_chosen_by_precision_and_hardware(monkeypatch):
     assert not autocast_bf16(cpu, "auto")
     with pytest.raises(ValueError, match="precision"):
         autocast_bf16(cpu, "fp16")
+
+
+def test_sample_cache_returns_what_the_files_hold_and_stays_in_its_budget(tiny_dataset):
+    from disloctem import CLASSES
+    from disloctem.models.unet.data import SampleCache, read_sample
+
+    stems = [f"img_{i:05d}" for i in range(4)]
+    one_image_mb = (128 * 128 + 3 * 128 * 128 / 8) / 2**20
+    cache = SampleCache(tiny_dataset, CLASSES, max_mb=2.5 * one_image_mb)
+    for _ in range(2):  # the first round fills the cache, the second reads from it where it can
+        for stem in stems:
+            img, masks = cache.get(stem)
+            want_img, want_masks = read_sample(tiny_dataset, stem, CLASSES)
+            assert img.dtype == want_img.dtype and np.array_equal(img, want_img)
+            assert masks.dtype == want_masks.dtype and np.array_equal(masks, want_masks)
+    assert sorted(cache.packed) == stems[:2] and cache.bytes <= cache.max_bytes
+    empty = SampleCache(tiny_dataset, CLASSES, max_mb=0)
+    empty.get(stems[0])
+    assert empty.packed == {} and empty.bytes == 0

@@ -51,7 +51,7 @@ LossFn = Callable[[torch.nn.Module, Any, torch.device], torch.Tensor]
 ValidateFn = Callable[[torch.nn.Module, torch.device], dict[str, float]]
 
 
-RESUMABLE_CHANGES = ("epochs", "steps_per_epoch", "time_budget_min", "device", "precision")
+RESUMABLE_CHANGES = ("epochs", "steps_per_epoch", "time_budget_min", "device", "precision", "cache_mb")
 
 
 def _file_digest(path: Path) -> str:
@@ -89,7 +89,8 @@ def fit(model: torch.nn.Module, cfg: Any, out_dir: str | Path, batches: Callable
     ``time_budget_min``, ``seed``, ``device``, ``precision`` and ``to_dict()``. ``batches(epoch)``
     yields the epoch's batches, ``loss_fn(model, batch, device)`` returns the loss of one batch
     (under bf16 autocast when :func:`~disloctem.models.common.autocast_bf16` says so),
-    ``validate(model, device)`` returns the ``val_fields`` after each epoch.
+    ``validate(model, device)`` returns the ``val_fields`` after each epoch (under the same
+    autocast as training; losses are computed in fp32 from the model's outputs).
     ``out_dir/checkpoint.pt`` holds model, optimizer, epoch, step, elapsed time and the history
     after every epoch; a rerun finds it and resumes from the saved epoch, saying so in the log,
     provided it is the same training (:func:`training_fingerprint` of ``cfg`` and ``data_dir``);
@@ -146,8 +147,8 @@ def fit(model: torch.nn.Module, cfg: Any, out_dir: str | Path, batches: Callable
                 break
         epoch += 1
         model.eval()
-        with torch.no_grad():
-            val = validate(model, device)
+        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            val = validate(model, device)  # as fast as a training step: a seventh of a CPU epoch in fp32
         model.train()
         progress.elapsed_s = clock.elapsed()
         history.append({"epoch": epoch, "step": progress.step, "lr": f"{lr:.3g}",

@@ -13,8 +13,8 @@ from ..common import augment_photometric, normalise, random_geometric
 Array = np.ndarray
 
 
-def read_sample(dataset_dir: Path, stem: str, classes: tuple[str, ...]) -> tuple[Array, Array]:
-    """Image (float32 [0, 1]) and stacked masks (C, H, W, float32 0/1) of one synthetic image."""
+def read_sample_raw(dataset_dir: Path, stem: str, classes: tuple[str, ...]) -> tuple[Array, Array]:
+    """Image (uint8) and stacked masks (C, H, W, bool) of one synthetic image, as stored."""
     img = cv2.imread(str(dataset_dir / "images" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
     if img is None:
         raise FileNotFoundError(f"{dataset_dir}/images/{stem}.png: missing or unreadable")
@@ -24,7 +24,42 @@ def read_sample(dataset_dir: Path, stem: str, classes: tuple[str, ...]) -> tuple
         if m is None:
             raise FileNotFoundError(f"{dataset_dir}/masks/{cls}/{stem}.png: missing or unreadable")
         masks.append(m > 0)
-    return img.astype(np.float32) / 255.0, np.stack(masks).astype(np.float32)
+    return img, np.stack(masks)
+
+
+def as_sample(img: Array, masks: Array) -> tuple[Array, Array]:
+    """A stored image and its masks as training arrays: float32 [0, 1] and float32 0/1."""
+    return img.astype(np.float32) / 255.0, masks.astype(np.float32)
+
+
+def read_sample(dataset_dir: Path, stem: str, classes: tuple[str, ...]) -> tuple[Array, Array]:
+    """Image (float32 [0, 1]) and stacked masks (C, H, W, float32 0/1) of one synthetic image."""
+    return as_sample(*read_sample_raw(dataset_dir, stem, classes))
+
+
+class SampleCache:
+    """Decoded samples kept in memory, packed (grey levels as uint8, masks as bits: 0.36 MB per
+    512x512 image with three classes), up to ``max_mb``; further samples are read from disk each
+    time. Samples come back exactly as :func:`read_sample` returns them."""
+
+    def __init__(self, dataset_dir: Path, classes: tuple[str, ...], max_mb: float):
+        self.dir = dataset_dir
+        self.classes = classes
+        self.max_bytes = max_mb * 2**20
+        self.bytes = 0
+        self.packed: dict[str, tuple[Array, Array]] = {}
+
+    def get(self, stem: str) -> tuple[Array, Array]:
+        hit = self.packed.get(stem)
+        if hit is not None:
+            img, bits = hit
+            return as_sample(img, np.unpackbits(bits, count=len(self.classes) * img.size).reshape(-1, *img.shape))
+        img, masks = read_sample_raw(self.dir, stem, self.classes)
+        bits = np.packbits(masks)
+        if self.bytes + img.nbytes + bits.nbytes <= self.max_bytes:
+            self.packed[stem] = (img, bits)
+            self.bytes += img.nbytes + bits.nbytes
+        return as_sample(img, masks)
 
 
 def random_crop(img: Array, masks: Array, crop: int, rng: np.random.Generator,
@@ -46,12 +81,14 @@ def random_crop(img: Array, masks: Array, crop: int, rng: np.random.Generator,
 
 
 class SegmentationCrops(torch.utils.data.Dataset):
-    """Random augmented crops; item ``i`` of epoch ``e`` is seeded by (seed, e, i)."""
+    """Random augmented crops; item ``i`` of epoch ``e`` is seeded by (seed, e, i); decoded
+    images are kept in memory up to ``cache_mb``."""
 
     def __init__(self, dataset_dir: str | Path, stems: list[str], classes: tuple[str, ...],
                  crop: int, length: int, seed: int, augment: bool = True,
-                 scale: tuple[float, float] = (1.0, 1.0)):
+                 scale: tuple[float, float] = (1.0, 1.0), cache_mb: float = 0.0):
         self.dir = Path(dataset_dir)
+        self.cache = SampleCache(self.dir, classes, cache_mb)
         self.stems = stems
         self.classes = classes
         self.crop = crop
@@ -66,7 +103,7 @@ class SegmentationCrops(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        img, masks = read_sample(self.dir, self.stems[int(rng.integers(len(self.stems)))], self.classes)
+        img, masks = self.cache.get(self.stems[int(rng.integers(len(self.stems)))])
         img, masks = random_crop(img, masks, self.crop, rng, self.scale if self.augment else (1.0, 1.0))
         img, masks = random_geometric([img, masks], rng)
         if self.augment:

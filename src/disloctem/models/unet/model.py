@@ -17,6 +17,7 @@ class UNetConfig(TrainingConfig):
     decoder_channels: tuple[int, ...] = (128, 64, 32, 16, 16)
     classes: tuple[str, ...] = CLASSES
     pos_weight: float = 3.0  # BCE weight of line pixels (lines are ~2 % of pixels)
+    cache_mb: float = 1024.0  # training images kept decoded in memory (0.36 MB per 512^2 image); 0: none
 
 
 def build_unet(cfg: UNetConfig) -> torch.nn.Module:

@@ -38,7 +38,7 @@ def validate(model: torch.nn.Module, dataset_dir: Path, stems: list[str], cfg: U
         img, masks = read_sample(dataset_dir, stem, cfg.classes)
         x = torch.from_numpy(normalise(img))[None, None].to(device)
         y = torch.from_numpy(masks)[None].to(device)
-        logits = model(x)
+        logits = model(x).float()
         losses.append(float(segmentation_loss(logits, y, cfg.pos_weight)))
         pred = (logits > 0).float()
         for c in range(y.shape[1]):
@@ -55,7 +55,8 @@ def train_unet(dataset_dir: str | Path, out_dir: str | Path, cfg: UNetConfig, th
     splits = read_splits(dataset_dir)
     log.info("U-Net on %s: %d training images", dataset_dir, len(splits["train"]))
     data = SegmentationCrops(dataset_dir, splits["train"], cfg.classes, cfg.crop,
-                             cfg.steps_per_epoch * cfg.batch_size, cfg.seed, scale=cfg.scale)
+                             cfg.steps_per_epoch * cfg.batch_size, cfg.seed, scale=cfg.scale,
+                             cache_mb=cfg.cache_mb)
 
     def batches(epoch: int):
         data.epoch = epoch
