@@ -49,12 +49,11 @@ def read_grayscale(path: str | Path) -> Array:
         if img is None:
             raise InputError(f"{path}: not a readable image")
     img = np.asarray(img)
-    if img.ndim == 3:
-        if img.shape[2] == 4:
-            img = img[..., :3]
-        img = img.mean(axis=2) if img.shape[2] == 3 else img[..., 0]
+    if img.ndim == 3 and img.shape[2] in (2, 3, 4):  # grey + alpha, colour, colour + alpha
+        img = img[..., :3].mean(axis=2) if img.shape[2] >= 3 else img[..., 0]
     if img.ndim != 2:
-        raise InputError(f"{path}: expected a 2-D grayscale image, got shape {img.shape}")
+        raise InputError(f"{path}: a stack of images (shape {img.shape}), not one image; "
+                         f"split it into frames with disloctem-frames")
     img = img.astype(np.float32)
     lo, hi = float(img.min()), float(img.max())
     if np.isnan(lo) or np.isnan(hi):
@@ -76,10 +75,11 @@ def read_dm_signal(path: str | Path) -> dict:
     for sig in signals:
         if np.asarray(sig["data"]).ndim == 2:
             return sig
-    raise InputError(f"{path}: no 2-D image in this DigitalMicrograph file")
+    raise InputError(f"{path}: no 2-D image in this DigitalMicrograph file (an image series is split "
+                     f"into frames with disloctem-frames)")
 
 
-def _nm(scale: float, unit: str) -> float | None:
+def to_nm(scale: float, unit: str) -> float | None:
     factor = NM_PER_UNIT.get(str(unit).strip().lower())
     return float(scale) * factor if factor and scale and float(scale) > 0 else None
 
@@ -93,7 +93,7 @@ def read_pixel_size_nm(path: str | Path) -> float | None:
     suffix = path.suffix.lower()
     if suffix in DM_SUFFIXES:
         axes = read_dm_signal(path).get("axes") or []
-        return _nm(axes[-1].get("scale", 0), axes[-1].get("units", "")) if axes else None
+        return to_nm(axes[-1].get("scale", 0), axes[-1].get("units", "")) if axes else None
     if suffix not in (".tif", ".tiff"):
         return None
     import tifffile
@@ -107,7 +107,7 @@ def read_pixel_size_nm(path: str | Path) -> float | None:
             tag = tif.pages[0].tags.get("XResolution")
             if ij.get("unit") and tag is not None:
                 num, den = tag.value
-                return _nm(den / num, ij["unit"]) if num else None
+                return to_nm(den / num, ij["unit"]) if num else None
     except Exception as exc:  # tifffile raises many types
         raise InputError(f"{path}: cannot read TIFF metadata ({exc})") from exc
     return None
