@@ -5,7 +5,8 @@
 
 For each method prints the time of the network's forward pass (with the method's own decoding:
 U-Net probabilities, Mask R-CNN detections, support-point decoding) and of the whole line
-predictor (forward + masks-to-splines). Methods without ``--weights`` use freshly initialised
+predictor (forward + masks-to-splines), as the default config runs them (the U-Net under bf16
+autocast on a CPU with native bf16, without flip averaging). Methods without ``--weights`` use freshly initialised
 weights with their default CPU configuration: the forward pass costs the same, but the
 post-processing time of an untrained model says little (it finds noise or nothing).
 """
@@ -55,8 +56,11 @@ def forward_fn(method: str, weights: Path):
     if method == "unet":
         from disloctem.models.unet import load_unet, predict_probabilities
 
+        from disloctem.models.common import autocast_bf16
+
         model, _, dev = load_unet(weights, "cpu")
-        return lambda img: predict_probabilities(model, img, dev, False)
+        bf16 = autocast_bf16(dev, "auto")  # as the default predict.precision
+        return lambda img: predict_probabilities(model, img, dev, False, bf16)
     if method == "maskrcnn":
         from disloctem.models.maskrcnn import load_maskrcnn, predict_instances
 

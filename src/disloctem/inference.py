@@ -96,12 +96,16 @@ def predict_images(images: dict[str, Path], out_dir: str | Path, predictor: Line
 
 
 def unet_predictor(weights: str | Path, params: PostprocessParams, device: str = "auto",
-                   tta: bool = False) -> LinePredictor:
-    """Lines from a trained U-Net: class probabilities, then masks to splines."""
+                   tta: bool = False, precision: str = "auto") -> LinePredictor:
+    """Lines from a trained U-Net: class probabilities, then masks to splines. ``precision``
+    (auto, fp32, bf16) chooses bf16 autocast for the network as in training
+    (:func:`~disloctem.models.common.autocast_bf16`)."""
+    from .models.common import autocast_bf16
     from .models.unet import load_unet, predict_probabilities
 
     model, cfg, dev = load_unet(weights, device)
-    return lambda img: probabilities_to_lines(predict_probabilities(model, img, dev, tta), cfg.classes, params)
+    bf16 = autocast_bf16(dev, precision)
+    return lambda img: probabilities_to_lines(predict_probabilities(model, img, dev, tta, bf16), cfg.classes, params)
 
 
 def maskrcnn_predictor(weights: str | Path, params: PostprocessParams, device: str = "auto") -> LinePredictor:

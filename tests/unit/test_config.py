@@ -131,8 +131,8 @@ def test_studies_expand_for_the_largest_annotated_set(tmp_path):
     assert dataset_real_sources(cfg, "perlin") == set()
     assert training_settings(cfg, "unet", "ft3_video")["time_budget_min"] == 0.8
     assert training_settings(cfg, "unet", "ft3_video")["batch_size"] == 4  # the method's own setting stays
-    assert prediction_settings(cfg, "unet", "ft3_video") == {"tta": False}
-    assert prediction_settings(cfg, "unet", "perlin") == {"tta": True}
+    assert prediction_settings(cfg, "unet", "ft3_video") == {"tta": False, "precision": "auto"}
+    assert prediction_settings(cfg, "unet", "perlin") == {"tta": True, "precision": "auto"}
 
 
 def test_fewer_than_two_annotated_sets_means_no_studies(tmp_path):

@@ -98,3 +98,13 @@ def test_sample_cache_returns_what_the_files_hold_and_stays_in_its_budget(tiny_d
     empty = SampleCache(tiny_dataset, CLASSES, max_mb=0)
     empty.get(stems[0])
     assert empty.packed == {} and empty.bytes == 0
+
+
+def test_bf16_inference_stays_close_to_fp32():
+    model = build_unet(UNetConfig()).eval()
+    img = np.random.default_rng(3).random((64, 96), np.float32)
+    dev = torch.device("cpu")
+    p32 = predict_probabilities(model, img, dev)
+    p16 = predict_probabilities(model, img, dev, bf16=True)
+    assert p16.dtype == np.float32 and p16.shape == p32.shape
+    assert 0 < np.abs(p16 - p32).max() < 0.05  # autocast ran (results differ) and stayed close

@@ -35,7 +35,8 @@ def method_predictor(method: str, weights: str | Path, postprocess: dict, predic
     """The line predictor of a trained model, with the method's postprocess/predict config."""
     params = dataclass_from_dict(PostprocessParams, postprocess)
     if method == "unet":
-        return unet_predictor(weights, params, device, tta=predict.get("tta", False))
+        return unet_predictor(weights, params, device, tta=predict.get("tta", False),
+                              precision=predict.get("precision", "auto"))
     if method == "maskrcnn":
         return maskrcnn_predictor(weights, params, device)
     if method == "splinereg":

@@ -19,11 +19,14 @@ def load_unet(weights: str | Path, device: str = "auto") -> tuple[torch.nn.Modul
 
 
 @torch.no_grad()
-def predict_probabilities(model: torch.nn.Module, img: Array, device: torch.device, tta: bool = False) -> Array:
-    """Per-class line probabilities (C, H, W) of a float [0, 1] grayscale image.
+def predict_probabilities(model: torch.nn.Module, img: Array, device: torch.device, tta: bool = False,
+                          bf16: bool = False) -> Array:
+    """Per-class line probabilities (C, H, W, float32) of a float [0, 1] grayscale image.
 
     ``tta`` averages the probabilities of the four flips of the image (test-time augmentation:
-    four times the inference cost, steadier lines on unfamiliar images).
+    four times the inference cost, steadier lines on unfamiliar images). ``bf16`` runs the
+    network under bf16 autocast (half the time on a CPU with native bf16; probabilities within
+    about 0.02 of fp32), the sigmoid and the averaging in fp32.
     """
     flips = [(), (-1,), (-2,), (-2, -1)] if tta else [()]
 
@@ -31,7 +34,9 @@ def predict_probabilities(model: torch.nn.Module, img: Array, device: torch.devi
         t = torch.from_numpy(np.ascontiguousarray(x))[None, None].to(device)
         total = 0.0
         for dims in flips:
-            p = torch.sigmoid(model(torch.flip(t, dims) if dims else t))
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                logits = model(torch.flip(t, dims) if dims else t)
+            p = torch.sigmoid(logits.float())
             total = total + (torch.flip(p, dims) if dims else p)
         return (total / len(flips))[0].float().cpu().numpy()
 
