@@ -54,9 +54,8 @@ def untrained_weights(method: str, folder: Path) -> Path:
 def forward_fn(method: str, weights: Path):
     """The method's forward pass with its own decoding, as a function of the image."""
     if method == "unet":
-        from disloctem.models.unet import load_unet, predict_probabilities
-
         from disloctem.models.common import autocast_bf16
+        from disloctem.models.unet import load_unet, predict_probabilities
 
         model, _, dev = load_unet(weights, "cpu")
         bf16 = autocast_bf16(dev, "auto")  # as the default predict.precision
