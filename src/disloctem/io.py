@@ -80,6 +80,7 @@ def read_dm_signal(path: str | Path) -> dict:
 
 
 def to_nm(scale: float, unit: str) -> float | None:
+    """A length ``scale`` in ``unit`` as nm; None for an unknown unit or a scale that is not positive."""
     factor = NM_PER_UNIT.get(str(unit).strip().lower())
     return float(scale) * factor if factor and scale and float(scale) > 0 else None
 
