@@ -6,8 +6,8 @@
 For each method prints the time of the network's forward pass (with the method's own decoding:
 U-Net probabilities, Mask R-CNN detections, support-point decoding) and of the whole line
 predictor (forward + masks-to-splines), as the default config runs them (the U-Net under bf16
-autocast on a CPU with native bf16, without flip averaging). Methods without ``--weights`` use freshly initialised
-weights with their default CPU configuration: the forward pass costs the same, but the
+autocast on a CPU with native bf16, without flip averaging). Methods without ``--weights`` use
+freshly initialised weights with their default CPU configuration: the forward pass costs the same, but the
 post-processing time of an untrained model says little (it finds noise or nothing).
 """
 

@@ -17,17 +17,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .io import DM_SUFFIXES, InputError, read_pixel_size_nm, to_nm
+from .io import DM_SUFFIXES, InputError, dm_pixel_size_nm, read_dm_signals, read_pixel_size_nm, to_grey
 
 Array = np.ndarray
 
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".wmv", ".mpg", ".mpeg")
 TIFF_SUFFIXES = (".tif", ".tiff")
-
-
-def _grey(frame: Array) -> Array:
-    """A frame as one grey channel (colour channels, last axis, averaged)."""
-    return frame[..., :3].mean(axis=2) if frame.ndim == 3 else frame
 
 
 def video_frames(path: Path) -> Iterator[Array]:
@@ -39,7 +34,7 @@ def video_frames(path: Path) -> Iterator[Array]:
             ok, frame = cap.read()
             if not ok:
                 return
-            yield np.round(_grey(frame)).astype(np.uint8) if frame.ndim == 3 else frame
+            yield np.round(to_grey(frame)).astype(np.uint8) if frame.ndim == 3 else frame
     finally:
         cap.release()
 
@@ -65,7 +60,7 @@ def tiff_frames(path: Path) -> tuple[Iterator[Array], float | None]:
     def frames() -> Iterator[Array]:
         with tifffile.TiffFile(path) as tif:
             for i in range(n_pages):
-                yield _grey(tif.series[0].asarray(key=i))
+                yield to_grey(tif.series[0].asarray(key=i))
 
     return frames(), read_pixel_size_nm(path)
 
@@ -73,19 +68,11 @@ def tiff_frames(path: Path) -> tuple[Iterator[Array], float | None]:
 def dm_frames(path: Path) -> tuple[Iterator[Array], float | None]:
     """Frames of a DigitalMicrograph image or image series (read lazily, one frame at a time)
     and its pixel size."""
-    try:
-        from rsciio.digitalmicrograph import file_reader
-
-        signals = file_reader(str(path), lazy=True)
-    except Exception as exc:  # the reader raises many types on corrupt files
-        raise InputError(f"{path}: cannot read DigitalMicrograph file ({exc})") from exc
-    for sig in signals:
+    for sig in read_dm_signals(path, lazy=True):
         data = sig["data"]
         if data.ndim >= 2:
-            axes = sig.get("axes") or []
-            size = to_nm(axes[-1].get("scale", 0), axes[-1].get("units", "")) if axes else None
             stack = data.reshape(-1, *data.shape[-2:])
-            return (np.asarray(stack[i]) for i in range(stack.shape[0])), size
+            return (np.asarray(stack[i]) for i in range(stack.shape[0])), dm_pixel_size_nm(sig)
     raise InputError(f"{path}: no image in this DigitalMicrograph file")
 
 

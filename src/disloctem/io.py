@@ -48,9 +48,7 @@ def read_grayscale(path: str | Path) -> Array:
         img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         if img is None:
             raise InputError(f"{path}: not a readable image")
-    img = np.asarray(img)
-    if img.ndim == 3 and img.shape[2] in (2, 3, 4):  # grey + alpha, colour, colour + alpha
-        img = img[..., :3].mean(axis=2) if img.shape[2] >= 3 else img[..., 0]
+    img = to_grey(np.asarray(img))
     if img.ndim != 2:
         raise InputError(f"{path}: a stack of images (shape {img.shape}), not one image; "
                          f"split it into frames with disloctem-frames")
@@ -61,17 +59,30 @@ def read_grayscale(path: str | Path) -> Array:
     return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
 
 
-def read_dm_signal(path: str | Path) -> dict:
-    """The first 2-D image of a Gatan DigitalMicrograph file (DM3/DM4), as rosettasciio returns
-    it: a dict with ``data`` and ``axes`` (each with ``scale`` and ``units``)."""
+def to_grey(img: Array) -> Array:
+    """One grey channel from an (H, W, 2|3|4) array (grey + alpha: the grey; colour, with or
+    without alpha: the mean of the colours); any other array is returned as it is."""
+    if img.ndim == 3 and img.shape[2] in (2, 3, 4):
+        return img[..., :3].mean(axis=2) if img.shape[2] >= 3 else img[..., 0]
+    return img
+
+
+def read_dm_signals(path: str | Path, lazy: bool = False) -> list[dict]:
+    """The signals of a Gatan DigitalMicrograph file (DM3/DM4) as rosettasciio returns them: dicts
+    with ``data`` (dask arrays when ``lazy``) and ``axes`` (each with ``scale`` and ``units``)."""
     try:
         from rsciio.digitalmicrograph import file_reader
     except ImportError as exc:  # pragma: no cover - rosettasciio is a dependency
         raise InputError(f"{path}: reading DM3/DM4 needs rosettasciio (pip install rosettasciio)") from exc
     try:
-        signals = file_reader(str(path))
+        return file_reader(str(path), lazy=lazy)
     except Exception as exc:  # the reader raises many types on corrupt files
         raise InputError(f"{path}: cannot read DigitalMicrograph file ({exc})") from exc
+
+
+def read_dm_signal(path: str | Path) -> dict:
+    """The first 2-D image of a Gatan DigitalMicrograph file (DM3/DM4) (see :func:`read_dm_signals`)."""
+    signals = read_dm_signals(path)
     for sig in signals:
         if np.asarray(sig["data"]).ndim == 2:
             return sig
@@ -85,6 +96,12 @@ def to_nm(scale: float, unit: str) -> float | None:
     return float(scale) * factor if factor and scale and float(scale) > 0 else None
 
 
+def dm_pixel_size_nm(signal: dict) -> float | None:
+    """Pixel size in nm from the calibration of a DM signal's last (x) axis, if it states one."""
+    axes = signal.get("axes") or []
+    return to_nm(axes[-1].get("scale", 0), axes[-1].get("units", "")) if axes else None
+
+
 def read_pixel_size_nm(path: str | Path) -> float | None:
     """Pixel size in nm from an image file's metadata, where it states one: the axis calibration
     of DM3/DM4 files, ImageJ's unit + resolution tags or FEI/Thermo Fisher's PixelWidth in TIFF
@@ -93,8 +110,7 @@ def read_pixel_size_nm(path: str | Path) -> float | None:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in DM_SUFFIXES:
-        axes = read_dm_signal(path).get("axes") or []
-        return to_nm(axes[-1].get("scale", 0), axes[-1].get("units", "")) if axes else None
+        return dm_pixel_size_nm(read_dm_signal(path))
     if suffix not in (".tif", ".tiff"):
         return None
     import tifffile

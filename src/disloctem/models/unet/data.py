@@ -87,10 +87,8 @@ class SegmentationCrops(torch.utils.data.Dataset):
     def __init__(self, dataset_dir: str | Path, stems: list[str], classes: tuple[str, ...],
                  crop: int, length: int, seed: int, augment: bool = True,
                  scale: tuple[float, float] = (1.0, 1.0), cache_mb: float = 0.0):
-        self.dir = Path(dataset_dir)
-        self.cache = SampleCache(self.dir, classes, cache_mb)
+        self.cache = SampleCache(Path(dataset_dir), classes, cache_mb)
         self.stems = stems
-        self.classes = classes
         self.crop = crop
         self.length = length
         self.seed = seed
