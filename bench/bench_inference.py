@@ -57,9 +57,9 @@ def forward_fn(method: str, weights: Path):
         from disloctem.models.common import autocast_bf16
         from disloctem.models.unet import load_unet, predict_probabilities
 
-        model, _, dev = load_unet(weights, "cpu")
+        model, cfg, dev = load_unet(weights, "cpu")
         bf16 = autocast_bf16(dev, "auto")  # as the default predict.precision
-        return lambda img: predict_probabilities(model, img, dev, False, bf16)
+        return lambda img: predict_probabilities(model, img, dev, False, bf16, cfg.local_norm_sigma)
     if method == "maskrcnn":
         from disloctem.models.maskrcnn import load_maskrcnn, predict_instances
 

@@ -26,7 +26,7 @@ def step_seconds(bf16: bool, batch: int, crop: int, steps: int) -> tuple[float, 
     cfg = UNetConfig()
     model = build_unet(cfg).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    x = torch.randn(batch, 1, crop, crop)
+    x = torch.randn(batch, cfg.in_channels, crop, crop)
     y = (torch.rand(batch, len(cfg.classes), crop, crop) > 0.97).float()
     times = []
     for _ in range(steps + 1):
@@ -38,7 +38,7 @@ def step_seconds(bf16: bool, batch: int, crop: int, steps: int) -> tuple[float, 
         opt.step()
         times.append(time.perf_counter() - t)
     model.eval()
-    image = torch.randn(1, 1, 512, 512)
+    image = torch.randn(1, cfg.in_channels, 512, 512)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         model(image)
         t = time.perf_counter()

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .io import AnnotatedLine, InputError, labelme_document, read_grayscale, write_json
-from .postprocess import PostprocessParams, mask_to_lines
+from .postprocess import PostprocessParams, line_mask, mask_to_lines
 
 log = logging.getLogger(__name__)
 Array = np.ndarray
@@ -58,7 +58,7 @@ def probabilities_to_lines(probs: Array, classes: tuple[str, ...], params: Postp
         labels[top[-1] - top[-2] < 0.2] = int(np.argmax(p.mean(axis=1)))
         return labels
 
-    for _, dense in mask_to_lines(probs.max(axis=0) > params.threshold, params, point_labels):
+    for _, dense in mask_to_lines(line_mask(probs.max(axis=0), params), params, point_labels):
         mean = along(dense).mean(axis=1)
         order = [int(c) for c in np.argsort(-mean)]
         curved = not is_straight(dense, params.straight_tolerance)
@@ -105,7 +105,7 @@ def unet_predictor(weights: str | Path, params: PostprocessParams, device: str =
 
     model, cfg, dev = load_unet(weights, device)
     bf16 = autocast_bf16(dev, precision)
-    return lambda img: probabilities_to_lines(predict_probabilities(model, img, dev, tta, bf16), cfg.classes, params)
+    return lambda img: probabilities_to_lines(predict_probabilities(model, img, dev, tta, bf16, cfg.local_norm_sigma), cfg.classes, params)
 
 
 def maskrcnn_predictor(weights: str | Path, params: PostprocessParams, device: str = "auto") -> LinePredictor:

@@ -26,6 +26,7 @@ Array = np.ndarray
 @dataclass(frozen=True)
 class PostprocessParams:
     threshold: float = 0.5  # probability above which a pixel is line
+    grow_threshold: float | None = None  # hysteresis: pixels above this that touch line pixels are line too
     min_area: int = 10  # connected components smaller than this (px) are dropped
     spur_length: float = 10.0  # end-to-junction paths shorter than this are spurs
     max_turn_deg: float = 40.0  # largest direction change when joining paths at a node
@@ -37,6 +38,17 @@ class PostprocessParams:
     junction_size: float = 10.0  # junctions joined by a path shorter than this are one crossing
     straight_tolerance: float = 0.05  # slip traces / grain boundaries stay within this x length + 2 px of their chord
     class_run: int = 21  # a class must hold this many skeleton pixels along a line to cut it there
+
+
+def line_mask(prob: Array, params: PostprocessParams) -> Array:
+    """Binary line mask of a probability map: above ``threshold``, or, with ``grow_threshold``
+    set, the hysteresis mask (pixels above ``grow_threshold`` connected to one above
+    ``threshold``), so a line keeps its fainter stretches instead of breaking there."""
+    if params.grow_threshold is None or params.grow_threshold >= params.threshold:
+        return prob > params.threshold
+    from skimage.filters import apply_hysteresis_threshold
+
+    return apply_hysteresis_threshold(prob, params.grow_threshold, params.threshold)
 
 
 def _end_direction(xy: Array, at_start: bool, span: float) -> Array:

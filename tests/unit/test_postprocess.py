@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from disloctem.geometry import polyline_length
-from disloctem.postprocess import PostprocessParams, mask_to_lines, mask_to_skeleton_branches
+from disloctem.postprocess import PostprocessParams, line_mask, mask_to_lines, mask_to_skeleton_branches
 
 
 def draw(*segments, shape=(200, 200), width=3):
@@ -73,6 +73,18 @@ def test_short_spur_is_pruned():
 def test_truth_branches_of_a_mask():
     mask = draw(((10, 100), (190, 100)), ((100, 10), (100, 190)), ((20, 20), (60, 20)))
     assert len(mask_to_skeleton_branches(mask)) == 3
+
+
+def test_hysteresis_keeps_a_faint_stretch_and_drops_faint_clutter():
+    prob = np.zeros((200, 200), np.float32)
+    prob[draw(((20, 100), (180, 100)))] = 0.9
+    prob[:, 90:110][draw(((20, 100), (180, 100)))[:, 90:110]] = 0.35  # a faint stretch of the line
+    prob[draw(((40, 30), (160, 30)))] = 0.4  # a faint line touching nothing confident
+    plain = mask_to_lines(line_mask(prob, PostprocessParams()), PostprocessParams(gap=0))
+    assert len(plain) == 2  # broken at the faint stretch, the faint line gone
+    grown = mask_to_lines(line_mask(prob, PostprocessParams(grow_threshold=0.3)), PostprocessParams(gap=0))
+    assert len(grown) == 1
+    assert polyline_length(grown[0][1]) == pytest.approx(160, abs=4)
 
 
 def test_line_class_by_mean_probability_and_shape():

@@ -14,6 +14,7 @@ from disloctem.synth.backgrounds import PerlinParams, fractal_perlin, render_per
 from disloctem.synth.dataset import DatasetParams, write_dataset
 from disloctem.synth.microstructure import (
     MicrostructureParams,
+    draws_log_scales,
     log_uniform,
     pileup_positions,
     sample_microstructure,
@@ -57,6 +58,19 @@ def test_log_uniform_draws_spread_over_scales():
     assert x.min() >= 4.0 and x.max() <= 36.0
     assert np.median(x) == pytest.approx(12.0, rel=0.08)  # the geometric mean, not 20
     assert np.mean(x < 12.0) == pytest.approx(0.5, abs=0.03)
+
+
+def test_log_scales_are_drawn_for_the_configured_fraction_of_pileups():
+    rng = np.random.default_rng(0)
+    draws = [draws_log_scales(MicrostructureParams(p_log_scales=0.3), rng) for _ in range(4000)]
+    assert np.mean(draws) == pytest.approx(0.3, abs=0.03)
+    for p, want in ((0.0, False), (1.0, True)):  # certain answers use no random number
+        state = rng.bit_generator.state
+        assert draws_log_scales(MicrostructureParams(p_log_scales=p), rng) is want
+        assert rng.bit_generator.state == state
+    faint = [sample_pileup(MicrostructureParams(p_log_scales=1.0, contrast=(0.02, 0.5)), 512, 0, rng)[0].contrast
+             for _ in range(400)]
+    assert np.median(faint) < 0.15  # log-uniform: median near the geometric mean 0.1, not 0.26
 
 
 def test_uniform_pileup_spacing_is_equal():
@@ -203,6 +217,43 @@ def test_bend_contours_darken_without_labels(rng):
     img = np.full((128, 128), 0.6, np.float32)
     add_bend_contours(img, RenderParams(bend_contours=(2, 2), bend_strength=(0.4, 0.4)), rng)
     assert img.min() < 0.45 and img.max() <= 0.6 + 1e-6
+
+
+def test_specks_are_dark_spots_of_the_configured_width_and_elongation(rng):
+    from scipy import ndimage
+
+    from disloctem.synth.render import add_distractors
+
+    def elongation(aspect):
+        img = np.full((256, 256), 0.6, np.float32)
+        add_distractors(img, RenderParams(specks=(1, 1), blobs=(0, 0), speck_width=(6, 6), speck_aspect=aspect), rng)
+        spot = img < 0.59
+        assert ndimage.label(spot)[1] == 1
+        ys, xs = np.nonzero(spot)
+        major, minor = np.sqrt(np.linalg.eigvalsh(np.cov(np.stack([xs, ys]).astype(float))))[::-1]
+        return major / minor
+
+    assert elongation((1, 1)) < 1.3
+    assert elongation((3, 3)) > 2.0
+
+
+def test_trace_width_and_contrast_follow_their_own_ranges(rng):
+    from disloctem.synth.microstructure import sample_slip_trace
+
+    p = MicrostructureParams(trace_width=(3.0, 3.0), trace_contrast=(0.4, 0.4), p_log_scales=0.0)
+    trace = sample_slip_trace(p, 256, rng)
+    assert trace.width == 3.0 and trace.contrast == pytest.approx(0.4)
+
+
+def test_render_noise_is_drawn_log_uniformly():
+    from disloctem.synth.render import noise_std
+
+    rng = np.random.default_rng(0)
+    stds = np.array([noise_std(RenderParams(noise=(0.002, 0.06)), rng) for _ in range(4000)])
+    assert stds.min() >= 0.002 and stds.max() <= 0.06
+    assert np.median(stds) == pytest.approx(np.sqrt(0.002 * 0.06), rel=0.08)  # the geometric mean
+    assert noise_std(RenderParams(noise=(0.0, 0.0)), rng) == 0.0
+    assert noise_std(RenderParams(noise=(0.0, 0.01)), rng) > 0
 
 
 def test_slip_traces_are_straight_and_grain_boundaries_step_the_background(rng):

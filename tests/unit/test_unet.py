@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from disloctem.models import common
-from disloctem.models.common import Progress, autocast_bf16, predict_tiled
+from disloctem.models.common import Progress, autocast_bf16, input_channels, normalise_local, predict_tiled
 from disloctem.models.unet import UNetConfig, build_unet, predict_probabilities
 
 from .method_contract import MethodContract
@@ -13,11 +13,38 @@ from .method_contract import MethodContract
 TINY = dict(decoder_channels=(32, 16, 16, 8, 8), batch_size=2, crop=64, steps_per_epoch=2, device="cpu")
 
 
-def test_unet_maps_one_channel_to_one_logit_per_class():
-    model = build_unet(UNetConfig(**TINY)).eval()
-    with torch.no_grad():
-        out = model(torch.zeros(1, 1, 64, 96))
-    assert out.shape == (1, 3, 64, 96)
+SIGMA = UNetConfig().local_norm_sigma
+
+
+def test_unet_maps_its_input_channels_to_one_logit_per_class():
+    for sigma, channels in ((32.0, 2), (None, 1)):
+        cfg = UNetConfig(**TINY, local_norm_sigma=sigma)
+        assert cfg.in_channels == channels
+        with torch.no_grad():
+            out = build_unet(cfg).eval()(torch.zeros(1, channels, 64, 96))
+        assert out.shape == (1, 3, 64, 96)
+
+
+def test_models_saved_before_the_local_channel_load_with_one_channel():
+    old = {k: v for k, v in UNetConfig(**TINY).to_dict().items() if k != "local_norm_sigma"}
+    assert UNetConfig.from_dict(old).in_channels == 1
+    assert UNetConfig.from_dict(UNetConfig(**TINY).to_dict()).local_norm_sigma == SIGMA
+
+
+def test_local_normalisation_removes_illumination_and_lifts_faint_lines():
+    y, x = np.mgrid[0:256, 0:256].astype(np.float32)
+    img = 0.2 + 0.6 * x / 255  # a strong illumination ramp
+    img[60:62, :] -= 0.02  # a faint line in the dark half ...
+    img[:, 200:202] -= 0.2  # ... and a strong one in the bright half
+    img += np.random.default_rng(0).normal(0, 0.005, img.shape).astype(np.float32)
+    local = normalise_local(img, 16.0)
+    assert abs(float(local[100:150, 20:60].mean()) - float(local[100:150, 150:190].mean())) < 0.2  # no ramp
+    chans = input_channels(img, 16.0)
+    # the faint line: a tenth of a std below the global mean, but well below its local surround
+    assert chans[0, 60:62, 20:180].mean() - chans[0, 50:56, 20:180].mean() > -0.15
+    assert local[60:62, 20:180].mean() < -1.5
+    assert chans.shape == (2, 256, 256) and chans.dtype == np.float32
+    assert np.array_equal(input_channels(img, None)[0], chans[0])
 
 
 def test_progress_schedule_reaches_the_end_by_steps_or_time():
@@ -33,13 +60,14 @@ def test_tta_is_flip_equivariant():
     model = build_unet(UNetConfig(**TINY)).eval()
     dev = torch.device("cpu")
     img = np.random.default_rng(1).random((64, 64), np.float32)
-    flipped = predict_probabilities(model, img[:, ::-1], dev, tta=True)[:, :, ::-1]
-    assert np.allclose(predict_probabilities(model, img, dev, tta=True), flipped, atol=1e-5)
+    flipped = predict_probabilities(model, img[:, ::-1], dev, tta=True, local_sigma=SIGMA)[:, :, ::-1]
+    assert np.allclose(predict_probabilities(model, img, dev, tta=True, local_sigma=SIGMA), flipped, atol=1e-5)
 
 
 def test_odd_sized_images_give_probabilities_of_their_size():
     model = build_unet(UNetConfig(**TINY)).eval()
-    probs = predict_probabilities(model, np.random.default_rng(0).random((70, 45), np.float32), torch.device("cpu"))
+    probs = predict_probabilities(model, np.random.default_rng(0).random((70, 45), np.float32), torch.device("cpu"),
+                                  local_sigma=SIGMA)
     assert probs.shape == (3, 70, 45) and 0 <= probs.min() and probs.max() <= 1
 
 
@@ -56,6 +84,8 @@ def test_tiled_prediction_covers_large_images():
     out = predict_tiled(fn, img, tile=128, overlap=16)
     assert out.shape == (2, 300, 260)
     assert np.allclose(out[0], img)
+    stacked = predict_tiled(lambda x: x[::-1], np.stack([img, 2 * img]), tile=128, overlap=16)  # (K, H, W) input
+    assert np.allclose(stacked, np.stack([2 * img, img]))
 
 
 @pytest.mark.parametrize("shape", [(33, 33), (64, 100)])
@@ -104,7 +134,26 @@ def test_bf16_inference_stays_close_to_fp32():
     model = build_unet(UNetConfig()).eval()
     img = np.random.default_rng(3).random((64, 96), np.float32)
     dev = torch.device("cpu")
-    p32 = predict_probabilities(model, img, dev)
-    p16 = predict_probabilities(model, img, dev, bf16=True)
+    p32 = predict_probabilities(model, img, dev, local_sigma=SIGMA)
+    p16 = predict_probabilities(model, img, dev, bf16=True, local_sigma=SIGMA)
     assert p16.dtype == np.float32 and p16.shape == p32.shape
     assert 0 < np.abs(p16 - p32).max() < 0.05  # autocast ran (results differ) and stayed close
+
+
+def test_other_methods_start_from_the_grey_filters_of_a_two_channel_unet(tmp_path):
+    from disloctem.models.common import encoder_state
+    from disloctem.models.maskrcnn import MaskRCNNConfig, build_maskrcnn
+    from disloctem.models.maskrcnn.model import init_backbone_from
+    from disloctem.models.splinereg import SplineRegConfig, build_splinereg
+
+    unet = build_unet(UNetConfig(**TINY))
+    path = tmp_path / "model.pt"
+    torch.save({"model": unet.state_dict(), "config": UNetConfig(**TINY).to_dict()}, path)
+    grey = unet.state_dict()["encoder.conv1.weight"][:, :1]
+    assert torch.equal(encoder_state(path)["conv1.weight"], grey)
+    reg = build_splinereg(SplineRegConfig())
+    reg.net.encoder.load_state_dict(encoder_state(path))
+    assert torch.equal(reg.net.encoder.conv1.weight, grey)
+    rcnn = build_maskrcnn(MaskRCNNConfig())
+    init_backbone_from(rcnn, str(path))
+    assert torch.allclose(rcnn.backbone.body.conv1.weight, grey.repeat(1, 3, 1, 1) / 3)

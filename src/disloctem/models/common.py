@@ -57,6 +57,30 @@ def normalise(img: Array) -> Array:
     return (img - float(img.mean())) / (std if std > 1e-6 else 1.0)
 
 
+def normalise_local(img: Array, sigma: float) -> Array:
+    """Zero mean, unit standard deviation in a Gaussian window of ``sigma`` px around each pixel:
+    illumination, thickness and bend-contour variations wider than the window are removed, and a
+    faint line in a flat region stands out as much as a strong one in a busy region."""
+    img = normalise(img)
+    mean, std = local_mean_std(img, sigma)
+    return (img - mean) / np.sqrt(std * std + 1e-3)
+
+
+def local_mean_std(img: Array, sigma: float) -> tuple[Array, Array]:
+    """Mean and standard deviation of ``img`` in a Gaussian window of ``sigma`` px around each pixel."""
+    img = img.astype(np.float32)
+    mean = cv2.GaussianBlur(img, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    dev = img - mean
+    return mean, np.sqrt(cv2.GaussianBlur(dev * dev, (0, 0), sigma, borderType=cv2.BORDER_REFLECT))
+
+
+def input_channels(img: Array, local_sigma: float | None) -> Array:
+    """The network input (C, H, W float32) of a grey image: the image standardised as a whole,
+    and, with ``local_sigma``, standardised locally as well (:func:`normalise_local`)."""
+    grey = normalise(img)
+    return np.stack([grey, normalise_local(grey, local_sigma)] if local_sigma else [grey])
+
+
 def augment_photometric(img: Array, rng: np.random.Generator) -> Array:
     """Random gamma, blur, resolution loss and noise on a float [0, 1] image, so the model does
     not learn the generator's grey-level statistics."""
@@ -132,9 +156,15 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
 
 def encoder_state(weights: str | Path) -> dict[str, torch.Tensor]:
     """The ResNet encoder weights of a trained U-Net ``model.pt`` (keys as in torchvision's
-    ResNet: ``conv1.weight``, ``layer1.0.bn1.weight``, ...), to start another method from."""
+    ResNet: ``conv1.weight``, ``layer1.0.bn1.weight``, ...), to start another method from.
+
+    The methods started this way read the grey image alone: of a U-Net trained with the locally
+    standardised second channel, the first convolution keeps the filters of the (globally
+    standardised) grey channel."""
     state = load_checkpoint(Path(weights))["model"]
-    return {k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}
+    state = {k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}
+    state["conv1.weight"] = state["conv1.weight"][:, :1]
+    return state
 
 
 def load_trained(weights: str | Path, config_cls, build: Callable, device: str = "auto"):
@@ -170,18 +200,18 @@ class History:
 
 def predict_tiled(fn: Callable[[Array], Array], img: Array, tile: int = 1024, overlap: int = 64,
                   multiple: int = 32) -> Array:
-    """Apply ``fn`` ((H, W) normalised image -> (C, H, W) map) to an image of any size.
+    """Apply ``fn`` ((H, W) or (K, H, W) network input -> (C, H, W) map) to an image of any size.
 
     Images up to ``tile`` px per side run in one piece (reflect-padded to a multiple of
     ``multiple``); larger ones in overlapping tiles whose centres are stitched.
     """
-    h, w = img.shape
+    h, w = img.shape[-2:]
 
     def run_padded(part: Array) -> Array:
-        ph, pw = part.shape
+        ph, pw = part.shape[-2:]
         H, W = -(-ph // multiple) * multiple, -(-pw // multiple) * multiple
-        padded = np.pad(part, ((0, H - ph), (0, W - pw)), mode="reflect")
-        return fn(padded)[:, :ph, :pw]
+        pad = [(0, 0)] * (part.ndim - 2) + [(0, H - ph), (0, W - pw)]
+        return fn(np.pad(part, pad, mode="reflect"))[:, :ph, :pw]
 
     if h <= tile and w <= tile:
         return run_padded(img)
@@ -191,7 +221,7 @@ def predict_tiled(fn: Callable[[Array], Array], img: Array, tile: int = 1024, ov
         for x0 in range(0, w, step):
             ys, xs = max(0, y0 - overlap), max(0, x0 - overlap)
             ye, xe = min(h, y0 + step + overlap), min(w, x0 + step + overlap)
-            pred = run_padded(img[ys:ye, xs:xe])
+            pred = run_padded(img[..., ys:ye, xs:xe])
             if out is None:
                 out = np.zeros((pred.shape[0], h, w), np.float32)
             yi, xi = y0 - ys, x0 - xs

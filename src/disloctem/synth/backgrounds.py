@@ -89,8 +89,8 @@ class PerlinParams:
     octaves: tuple[int, int] = (3, 6)
     persistence: tuple[float, float] = (0.35, 0.65)
     noise_amplitude: tuple[float, float] = (0.02, 0.10)
-    white_noise: tuple[float, float] = (0.0, 0.05)
-    mottle: tuple[float, float] = (0.0, 0.0)  # amplitude of a fine mottled texture (off by default)
+    white_noise: tuple[float, float] = (0.0, 0.02)
+    mottle: tuple[float, float] = (0.0, 0.06)  # amplitude of a fine mottled texture like that of real foils
     mottle_size: tuple[float, float] = (3.0, 12.0)  # its grain size, px
     gradient: float = 0.4
     vignette: float = 0.4

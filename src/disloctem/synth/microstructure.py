@@ -55,7 +55,7 @@ class MicrostructureParams:
     free_length: Range = (40.0, 300.0)
     curvature: float = 0.25  # std of the polynomial coefficients, relative to the line length
     pileups: tuple[int, int] = (0, 3)
-    pileup_count: tuple[int, int] = (3, 12)
+    pileup_count: tuple[int, int] = (3, 16)
     pileup_spacing: Range = (5.0, 30.0)  # mean spacing along the slip direction, px
     spacing_law: str = "mixed"  # uniform | efn | mixed
     band_width: Range = (30.0, 220.0)  # slip-band width (distance between its two traces), px
@@ -64,11 +64,15 @@ class MicrostructureParams:
     extra_slip_traces: tuple[int, int] = (0, 2)
     p_grain_boundary: float = 0.25
     width: Range = (1.0, 5.0)
-    contrast: Range = (0.08, 0.6)
-    trace_contrast: Range = (0.05, 0.3)
-    # draw pile-up spacing and line contrasts log-uniformly (dense, faint pile-ups as likely as
-    # sparse, strong ones) instead of uniformly; measured worse at the CPU budget (docs/design.md)
-    log_scales: bool = False
+    contrast: Range = (0.05, 0.6)
+    # slip traces: as varied as dislocations in contrast and width (faint hairlines to strong
+    # surface steps), so the model tells them apart by shape (straight, crossing the field)
+    trace_contrast: Range = (0.05, 0.5)
+    trace_width: Range = (1.0, 4.0)
+    # probability that a pile-up (its spacing and contrast) or a single line (its contrast) is
+    # drawn log-uniformly instead of uniformly: dense, faint pile-ups as likely as sparse, strong
+    # ones (1.0: always, as the dense-faint ablation; docs/design.md)
+    p_log_scales: float = 0.35
     p_bright: float = 0.1
     templates: tuple[Array, ...] = field(default=(), repr=False)  # normalised real line shapes
     p_template: float = 0.0  # probability of a template shape instead of a polynomial
@@ -144,14 +148,23 @@ def log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
-def _scale_draw(p: MicrostructureParams, rng: np.random.Generator, bounds: Range) -> float:
-    return log_uniform(rng, *bounds) if p.log_scales else float(rng.uniform(*bounds))
+def draws_log_scales(p: MicrostructureParams, rng: np.random.Generator) -> bool:
+    """Whether the next pile-up or line draws its scales log-uniformly (``p_log_scales``); no
+    random number is used when the answer is certain, so datasets made with 0 or 1 stay as they were."""
+    if p.p_log_scales <= 0.0 or p.p_log_scales >= 1.0:
+        return p.p_log_scales >= 1.0
+    return bool(rng.random() < p.p_log_scales)
 
 
-def _line_attrs(p: MicrostructureParams, rng: np.random.Generator, contrast: Range) -> dict:
+def _scale_draw(rng: np.random.Generator, bounds: Range, log: bool) -> float:
+    return log_uniform(rng, *bounds) if log else float(rng.uniform(*bounds))
+
+
+def _line_attrs(p: MicrostructureParams, rng: np.random.Generator, contrast: Range, log: bool,
+                width: Range | None = None) -> dict:
     return {
-        "width": rng.uniform(*p.width),
-        "contrast": _scale_draw(p, rng, contrast),
+        "width": rng.uniform(*(width or p.width)),
+        "contrast": _scale_draw(rng, contrast, log),
         "bright": bool(rng.random() < p.p_bright),
     }
 
@@ -170,7 +183,8 @@ def sample_free_dislocation(p: MicrostructureParams, size: int, rng: np.random.G
         curve = template_curve(tpl, center, length, angle, rng)
     else:
         curve = random_polynomial_curve(center, length, angle, p.curvature, rng)
-    return Line("dislocation", resample_polyline(curve, p.k_support), **_line_attrs(p, rng, p.contrast))
+    attrs = _line_attrs(p, rng, p.contrast, draws_log_scales(p, rng))
+    return Line("dislocation", resample_polyline(curve, p.k_support), **attrs)
 
 
 def sample_pileup(p: MicrostructureParams, size: int, index: int, rng: np.random.Generator) -> list[Line]:
@@ -186,7 +200,8 @@ def sample_pileup(p: MicrostructureParams, size: int, index: int, rng: np.random
     n = np.array([-u[1], u[0]])
     width = rng.uniform(*p.band_width) * scale
     count = int(rng.integers(p.pileup_count[0], p.pileup_count[1] + 1))
-    spacing = _scale_draw(p, rng, p.pileup_spacing) * scale
+    log = draws_log_scales(p, rng)
+    spacing = _scale_draw(rng, p.pileup_spacing, log) * scale
     law = p.spacing_law if p.spacing_law != "mixed" else ("uniform", "efn")[int(rng.integers(2))]
     positions = pileup_positions(count, spacing, law)
     if rng.random() < 0.5:
@@ -201,7 +216,7 @@ def sample_pileup(p: MicrostructureParams, size: int, index: int, rng: np.random
         lateral = np.interp(s, np.linspace(0, 1, len(tpl)), tpl[:, 1])  # along its arc length
         shape = lateral / max(float(np.abs(lateral).max()), 0.05)
     lines: list[Line] = []
-    attrs = _line_attrs(p, rng, p.contrast)
+    attrs = _line_attrs(p, rng, p.contrast, log)
     for x in positions:
         jitter_bow = bow * rng.uniform(0.7, 1.3) + rng.normal(0, 0.03)
         along = x + np.tan(inclination) * (s - 0.5) * width + jitter_bow * width * shape
@@ -218,10 +233,10 @@ def sample_pileup(p: MicrostructureParams, size: int, index: int, rng: np.random
     if rng.random() < p.p_band_traces:
         trace_len = (positions.max() - positions.min() + width) * rng.uniform(1.5, 4.0)
         mid = head + u * positions.mean()
-        t_attrs = _line_attrs(p, rng, p.trace_contrast)
+        t_attrs = _line_attrs(p, rng, p.trace_contrast, log, p.trace_width)
         for side in (-0.5, 0.5):
             support = _straight(mid + n * side * width, u_angle, trace_len, p.k_support)
-            lines.append(Line("slip_trace", support, width=max(1.0, t_attrs["width"] * 0.6),
+            lines.append(Line("slip_trace", support, width=t_attrs["width"],
                               contrast=t_attrs["contrast"], bright=t_attrs["bright"]))
     return lines
 
@@ -229,15 +244,15 @@ def sample_pileup(p: MicrostructureParams, size: int, index: int, rng: np.random
 def sample_slip_trace(p: MicrostructureParams, size: int, rng: np.random.Generator) -> Line:
     center = rng.uniform(0, size, size=2)
     angle = rng.uniform(0, np.pi)
-    attrs = _line_attrs(p, rng, p.trace_contrast)
-    attrs["width"] = max(1.0, attrs["width"] * 0.6)
+    attrs = _line_attrs(p, rng, p.trace_contrast, draws_log_scales(p, rng), p.trace_width)
     return Line("slip_trace", _straight(center, angle, 3.0 * size, p.k_support), **attrs)
 
 
 def sample_grain_boundary(p: MicrostructureParams, size: int, rng: np.random.Generator) -> Line:
     center = rng.uniform(0.2 * size, 0.8 * size, size=2)
     curve = random_polynomial_curve(center, 2.0 * size, rng.uniform(0, np.pi), 0.05, rng)
-    return Line("grain_boundary", resample_polyline(curve, p.k_support), **_line_attrs(p, rng, p.contrast))
+    attrs = _line_attrs(p, rng, p.contrast, draws_log_scales(p, rng))
+    return Line("grain_boundary", resample_polyline(curve, p.k_support), **attrs)
 
 
 def sample_microstructure(p: MicrostructureParams, size: int, rng: np.random.Generator) -> list[Line]:

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from .. import CLASSES
-from .microstructure import Line
+from .microstructure import Line, log_uniform
 
 Array = np.ndarray
 Range = tuple[float, float]
@@ -26,9 +26,11 @@ class RenderParams:
     p_break: float = 0.15  # probability that a line shows a gap
     gb_step: Range = (0.03, 0.2)  # background intensity change across a grain boundary
     specks: tuple[int, int] = (0, 25)  # dust specks / small defects (distractors, unlabelled)
+    speck_width: Range = (1.0, 8.0)  # full width of a speck, px
+    speck_aspect: Range = (1.0, 3.5)  # length / width: precipitates and defect clusters are often elongated
     blobs: tuple[int, int] = (0, 3)  # larger faint blobs (distractors, unlabelled)
     blur: Range = (0.0, 1.0)  # global Gaussian blur sigma, px
-    noise: Range = (0.005, 0.06)  # white noise std after rendering
+    noise: Range = (0.002, 0.06)  # white noise std after rendering, drawn log-uniformly (real cameras range from clean to noisy)
     gamma: Range = (0.7, 1.4)
     bend_contours: tuple[int, int] = (0, 2)  # broad dark bands (unlabelled distractors)
     bend_width: Range = (6.0, 50.0)  # their 1/e half width, px
@@ -168,18 +170,28 @@ def add_thickness_fringes(img: Array, rng: np.random.Generator) -> None:
 
 
 def add_distractors(img: Array, params: RenderParams, rng: np.random.Generator) -> None:
-    """Dust specks and faint blobs: dark spots that are not lines (unlabelled), in place."""
+    """Dark spots that are not lines (unlabelled), in place: specks (dust, precipitates, small
+    defect clusters; round or elongated, up to ``speck_width`` wide and ``speck_aspect`` times as
+    long, so short fat blobs are not mistaken for dislocations) and larger faint blobs."""
     h, w = img.shape
     spots = np.zeros((h, w), np.float32)
     for _ in range(int(rng.integers(params.specks[0], params.specks[1] + 1))):
         c = (int(rng.integers(0, w)), int(rng.integers(0, h)))
-        axes = (int(rng.integers(1, 5)), int(rng.integers(1, 5)))
+        half = rng.uniform(*params.speck_width) / 2.0
+        axes = (max(1, round(half * rng.uniform(*params.speck_aspect))), max(1, round(half)))
         cv2.ellipse(spots, c, axes, float(rng.uniform(0, 180)), 0, 360, float(rng.uniform(0.1, 0.6)), -1)
     for _ in range(int(rng.integers(params.blobs[0], params.blobs[1] + 1))):
         c = (int(rng.integers(0, w)), int(rng.integers(0, h)))
         axes = (int(rng.integers(8, 40)), int(rng.integers(8, 40)))
         cv2.ellipse(spots, c, axes, float(rng.uniform(0, 180)), 0, 360, float(rng.uniform(0.03, 0.15)), -1)
     img *= 1.0 - cv2.GaussianBlur(spots, (0, 0), 1.0)
+
+
+def noise_std(params: RenderParams, rng: np.random.Generator) -> float:
+    """The white-noise level of one image, log-uniform in ``params.noise`` (clean images as likely
+    as noisy ones relative to their scale; a lower bound of 0 counts as 1e-4)."""
+    lo, hi = params.noise
+    return log_uniform(rng, max(lo, 1e-4), hi) if hi > 0 else 0.0
 
 
 def render_image(background: Array, lines: list[Line], params: RenderParams,
@@ -201,7 +213,7 @@ def render_image(background: Array, lines: list[Line], params: RenderParams,
     blur = rng.uniform(*params.blur)
     if blur > 0.2:
         img = cv2.GaussianBlur(img, (0, 0), blur)
-    img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(rng.uniform(*params.noise))
+    img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(noise_std(params, rng))
     img = np.clip(img, 0.0, 1.0) ** rng.uniform(*params.gamma)
     lo, hi = np.percentile(img[::4, ::4], [0.5, 99.5])
     img = (img - lo) / max(hi - lo, 1e-3) * rng.uniform(0.6, 1.0) + rng.uniform(0.0, 0.2)

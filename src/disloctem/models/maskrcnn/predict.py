@@ -10,7 +10,7 @@ import torch
 from ...geometry import polyline_length
 from ...io import AnnotatedLine
 from ...metrics import polyline_distance_matrix
-from ...postprocess import PostprocessParams, mask_to_lines
+from ...postprocess import PostprocessParams, line_mask, mask_to_lines
 from ..common import load_trained
 from .data import to_input
 from .model import MaskRCNNConfig, build_maskrcnn, set_input_size
@@ -43,7 +43,7 @@ def instances_to_lines(pred: dict[str, Array], classes: tuple[str, ...], score_t
     for label, score, prob in sorted(zip(pred["labels"], pred["scores"], pred["masks"]), key=lambda t: -t[1]):
         if score < score_threshold:
             continue
-        found = mask_to_lines(prob > params.threshold, params)
+        found = mask_to_lines(line_mask(prob, params), params)
         if not found:
             continue
         dense = max((d for _, d in found), key=polyline_length)

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..common import augment_photometric, normalise, random_geometric
+from ..common import augment_photometric, input_channels, random_geometric
 
 Array = np.ndarray
 
@@ -81,12 +81,13 @@ def random_crop(img: Array, masks: Array, crop: int, rng: np.random.Generator,
 
 
 class SegmentationCrops(torch.utils.data.Dataset):
-    """Random augmented crops; item ``i`` of epoch ``e`` is seeded by (seed, e, i); decoded
-    images are kept in memory up to ``cache_mb``."""
+    """Random augmented crops (network input channels, masks); item ``i`` of epoch ``e`` is seeded
+    by (seed, e, i); decoded images are kept in memory up to ``cache_mb``."""
 
     def __init__(self, dataset_dir: str | Path, stems: list[str], classes: tuple[str, ...],
                  crop: int, length: int, seed: int, augment: bool = True,
-                 scale: tuple[float, float] = (1.0, 1.0), cache_mb: float = 0.0):
+                 scale: tuple[float, float] = (1.0, 1.0), cache_mb: float = 0.0,
+                 local_sigma: float | None = None):
         self.cache = SampleCache(Path(dataset_dir), classes, cache_mb)
         self.stems = stems
         self.crop = crop
@@ -95,6 +96,7 @@ class SegmentationCrops(torch.utils.data.Dataset):
         self.epoch = 0
         self.augment = augment
         self.scale = scale
+        self.local_sigma = local_sigma
 
     def __len__(self) -> int:
         return self.length
@@ -106,4 +108,4 @@ class SegmentationCrops(torch.utils.data.Dataset):
         img, masks = random_geometric([img, masks], rng)
         if self.augment:
             img = augment_photometric(img, rng)
-        return torch.from_numpy(normalise(img))[None], torch.from_numpy(masks)
+        return torch.from_numpy(input_channels(img, self.local_sigma)), torch.from_numpy(masks)

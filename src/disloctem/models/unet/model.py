@@ -18,14 +18,27 @@ class UNetConfig(TrainingConfig):
     classes: tuple[str, ...] = CLASSES
     pos_weight: float = 3.0  # BCE weight of line pixels (lines are ~2 % of pixels)
     cache_mb: float = 1024.0  # training images kept decoded in memory (0.36 MB per 512^2 image); 0: none
+    # a second input channel, the image standardised in a Gaussian window of this many px
+    # (common.normalise_local); None: the globally standardised image alone
+    local_norm_sigma: float | None = 32.0
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "UNetConfig":
+        # models saved before the local channel existed have one input channel
+        return super().from_dict({"local_norm_sigma": None, **d})
+
+    @property
+    def in_channels(self) -> int:
+        return 2 if self.local_norm_sigma else 1
 
 
 def build_unet(cfg: UNetConfig) -> torch.nn.Module:
-    """One input channel (grey), one logit channel per class, random initial weights."""
+    """Input channels of :func:`~disloctem.models.common.input_channels`, one logit channel per
+    class, random initial weights."""
     return smp.Unet(
         encoder_name=cfg.encoder,
         encoder_weights=None,
-        in_channels=1,
+        in_channels=cfg.in_channels,
         classes=len(cfg.classes),
         decoder_channels=tuple(cfg.decoder_channels),
     )

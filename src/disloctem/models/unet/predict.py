@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..common import load_trained, normalise, predict_tiled
+from ..common import input_channels, load_trained, predict_tiled
 from .model import UNetConfig, build_unet
 
 Array = np.ndarray
@@ -20,18 +20,19 @@ def load_unet(weights: str | Path, device: str = "auto") -> tuple[torch.nn.Modul
 
 @torch.no_grad()
 def predict_probabilities(model: torch.nn.Module, img: Array, device: torch.device, tta: bool = False,
-                          bf16: bool = False) -> Array:
+                          bf16: bool = False, local_sigma: float | None = None) -> Array:
     """Per-class line probabilities (C, H, W, float32) of a float [0, 1] grayscale image.
 
     ``tta`` averages the probabilities of the four flips of the image (test-time augmentation:
     four times the inference cost, steadier lines on unfamiliar images). ``bf16`` runs the
     network under bf16 autocast (half the time on a CPU with native bf16; probabilities within
-    about 0.02 of fp32), the sigmoid and the averaging in fp32.
+    about 0.02 of fp32), the sigmoid and the averaging in fp32. ``local_sigma`` must be the
+    model's ``UNetConfig.local_norm_sigma`` (the input channels it was trained on).
     """
     flips = [(), (-1,), (-2,), (-2, -1)] if tta else [()]
 
     def run(x: Array) -> Array:
-        t = torch.from_numpy(np.ascontiguousarray(x))[None, None].to(device)
+        t = torch.from_numpy(np.ascontiguousarray(x))[None].to(device)
         total = 0.0
         for dims in flips:
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -40,4 +41,4 @@ def predict_probabilities(model: torch.nn.Module, img: Array, device: torch.devi
             total = total + (torch.flip(p, dims) if dims else p)
         return (total / len(flips))[0].float().cpu().numpy()
 
-    return predict_tiled(run, normalise(img))
+    return predict_tiled(run, input_channels(img, local_sigma))

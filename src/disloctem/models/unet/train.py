@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ...synth.dataset import read_splits
-from ..common import normalise
+from ..common import input_channels
 from ..training import fit
 from .data import SegmentationCrops, read_sample
 from .model import UNetConfig, build_unet
@@ -36,7 +36,7 @@ def validate(model: torch.nn.Module, dataset_dir: Path, stems: list[str], cfg: U
     losses, dices = [], []
     for stem in stems:
         img, masks = read_sample(dataset_dir, stem, cfg.classes)
-        x = torch.from_numpy(normalise(img))[None, None].to(device)
+        x = torch.from_numpy(input_channels(img, cfg.local_norm_sigma))[None].to(device)
         y = torch.from_numpy(masks)[None].to(device)
         logits = model(x).float()
         losses.append(float(segmentation_loss(logits, y, cfg.pos_weight)))
@@ -56,7 +56,7 @@ def train_unet(dataset_dir: str | Path, out_dir: str | Path, cfg: UNetConfig, th
     log.info("U-Net on %s: %d training images", dataset_dir, len(splits["train"]))
     data = SegmentationCrops(dataset_dir, splits["train"], cfg.classes, cfg.crop,
                              cfg.steps_per_epoch * cfg.batch_size, cfg.seed, scale=cfg.scale,
-                             cache_mb=cfg.cache_mb)
+                             cache_mb=cfg.cache_mb, local_sigma=cfg.local_norm_sigma)
 
     def batches(epoch: int):
         data.epoch = epoch
