@@ -105,7 +105,11 @@ def unet_predictor(weights: str | Path, params: PostprocessParams, device: str =
 
     model, cfg, dev = load_unet(weights, device)
     bf16 = autocast_bf16(dev, precision)
-    return lambda img: probabilities_to_lines(predict_probabilities(model, img, dev, tta, bf16, cfg.local_norm_sigma), cfg.classes, params)
+    def predict(img: Array) -> tuple[list[AnnotatedLine], list[float]]:
+        probs = predict_probabilities(model, img, dev, tta, bf16, cfg.local_norm_sigma)
+        return probabilities_to_lines(probs, cfg.classes, params)
+
+    return predict
 
 
 def maskrcnn_predictor(weights: str | Path, params: PostprocessParams, device: str = "auto") -> LinePredictor:

@@ -30,7 +30,7 @@ class RenderParams:
     speck_aspect: Range = (1.0, 3.5)  # length / width: precipitates and defect clusters are often elongated
     blobs: tuple[int, int] = (0, 3)  # larger faint blobs (distractors, unlabelled)
     blur: Range = (0.0, 1.0)  # global Gaussian blur sigma, px
-    noise: Range = (0.002, 0.06)  # white noise std after rendering, drawn log-uniformly (real cameras range from clean to noisy)
+    noise: Range = (0.002, 0.06)  # white noise std after rendering, log-uniform: clean to noisy cameras
     gamma: Range = (0.7, 1.4)
     bend_contours: tuple[int, int] = (0, 2)  # broad dark bands (unlabelled distractors)
     bend_width: Range = (6.0, 50.0)  # their 1/e half width, px
