@@ -105,6 +105,7 @@ def unet_predictor(weights: str | Path, params: PostprocessParams, device: str =
 
     model, cfg, dev = load_unet(weights, device)
     bf16 = autocast_bf16(dev, precision)
+
     def predict(img: Array) -> tuple[list[AnnotatedLine], list[float]]:
         probs = predict_probabilities(model, img, dev, tta, bf16, cfg.local_norm_sigma)
         return probabilities_to_lines(probs, cfg.classes, params)

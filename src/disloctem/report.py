@@ -160,9 +160,10 @@ def radial_power_spectrum(img: Array, bins: int = 64) -> tuple[Array, Array]:
     return (edges[:-1] + edges[1:]) / 2, power
 
 
-def realism_figure(config: dict, real_sets: dict[str, RealSet], per_set: int = 8, local_sigma: float = 32.0) -> str:
-    """Grey-level histograms, radially averaged power spectra and local contrast, synthetic
-    versus real."""
+def realism_figure(config: dict, real_sets: dict[str, RealSet], per_set: int = 8) -> str:
+    """Grey-level histograms, radially averaged power spectra and local contrast (in the U-Net's
+    local-standardisation window), synthetic versus real."""
+    from .models.common import LOCAL_NORM_SIGMA as local_sigma
     from .models.common import local_mean_std, normalise
 
     groups: dict[str, list[Array]] = {}

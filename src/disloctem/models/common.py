@@ -57,28 +57,43 @@ def normalise(img: Array) -> Array:
     return (img - float(img.mean())) / (std if std > 1e-6 else 1.0)
 
 
+# window of the locally standardised input channel, px: wider than a line or a pile-up spacing,
+# narrower than illumination and thickness variations (docs/design.md)
+LOCAL_NORM_SIGMA = 32.0
+
+
 def normalise_local(img: Array, sigma: float) -> Array:
     """Zero mean, unit standard deviation in a Gaussian window of ``sigma`` px around each pixel:
     illumination, thickness and bend-contour variations wider than the window are removed, and a
     faint line in a flat region stands out as much as a strong one in a busy region."""
-    img = normalise(img)
-    mean, std = local_mean_std(img, sigma)
-    return (img - mean) / np.sqrt(std * std + 1e-3)
+    return _standardise_locally(normalise(img), sigma)
+
+
+def _standardise_locally(grey: Array, sigma: float) -> Array:
+    """:func:`normalise_local` of an image already standardised as a whole (so the variance floor
+    is relative to the image's own contrast)."""
+    mean, var = _local_mean_var(grey, sigma)
+    return (grey - mean) / np.sqrt(var + 1e-3)
+
+
+def _local_mean_var(img: Array, sigma: float) -> tuple[Array, Array]:
+    img = img.astype(np.float32)
+    mean = cv2.GaussianBlur(img, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    dev = img - mean
+    return mean, cv2.GaussianBlur(dev * dev, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
 
 
 def local_mean_std(img: Array, sigma: float) -> tuple[Array, Array]:
     """Mean and standard deviation of ``img`` in a Gaussian window of ``sigma`` px around each pixel."""
-    img = img.astype(np.float32)
-    mean = cv2.GaussianBlur(img, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
-    dev = img - mean
-    return mean, np.sqrt(cv2.GaussianBlur(dev * dev, (0, 0), sigma, borderType=cv2.BORDER_REFLECT))
+    mean, var = _local_mean_var(img, sigma)
+    return mean, np.sqrt(var)
 
 
 def input_channels(img: Array, local_sigma: float | None) -> Array:
     """The network input (C, H, W float32) of a grey image: the image standardised as a whole,
     and, with ``local_sigma``, standardised locally as well (:func:`normalise_local`)."""
     grey = normalise(img)
-    return np.stack([grey, normalise_local(grey, local_sigma)] if local_sigma else [grey])
+    return np.stack([grey, _standardise_locally(grey, local_sigma)] if local_sigma else [grey])
 
 
 def augment_photometric(img: Array, rng: np.random.Generator) -> Array:

@@ -8,6 +8,7 @@ import segmentation_models_pytorch as smp
 import torch
 
 from ... import CLASSES
+from ..common import LOCAL_NORM_SIGMA
 from ..training import TrainingConfig
 
 
@@ -20,7 +21,7 @@ class UNetConfig(TrainingConfig):
     cache_mb: float = 1024.0  # training images kept decoded in memory (0.36 MB per 512^2 image); 0: none
     # a second input channel, the image standardised in a Gaussian window of this many px
     # (common.normalise_local); None: the globally standardised image alone
-    local_norm_sigma: float | None = 32.0
+    local_norm_sigma: float | None = LOCAL_NORM_SIGMA
 
     @classmethod
     def from_dict(cls, d: dict) -> "UNetConfig":
