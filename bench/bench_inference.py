@@ -1,12 +1,13 @@
 """Inference speed of the three methods and the baseline on one 512x512 micrograph.
 
     python bench/bench_inference.py [--image path.png] [--weights unet=results/models/unet/perlin/model.pt ...]
-                                    [--repeats 5] [--threads 2]
+                                    [--repeats 5] [--threads 2] [--device auto|cpu|cuda]
 
 For each method prints the time of the network's forward pass (with the method's own decoding:
 U-Net probabilities, Mask R-CNN detections, support-point decoding) and of the whole line
 predictor (forward + masks-to-splines), as the default config runs them (the U-Net under bf16
-autocast on a CPU with native bf16, without flip averaging). Methods without ``--weights`` use
+autocast where the hardware has native bf16, without flip averaging), on the CPU unless
+``--device`` says otherwise (``auto``: CUDA where a GPU is visible). Methods without ``--weights`` use
 freshly initialised weights with their default CPU configuration: the forward pass costs the same, but the
 post-processing time of an untrained model says little (it finds noise or nothing).
 """
@@ -23,6 +24,7 @@ import torch
 
 from disloctem.baseline import baseline_predictor
 from disloctem.io import read_grayscale
+from disloctem.models.common import select_device
 from disloctem.models.registry import method_predictor
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,23 +53,23 @@ def untrained_weights(method: str, folder: Path) -> Path:
     return path
 
 
-def forward_fn(method: str, weights: Path):
+def forward_fn(method: str, weights: Path, device: str):
     """The method's forward pass with its own decoding, as a function of the image."""
     if method == "unet":
         from disloctem.models.common import autocast_bf16
         from disloctem.models.unet import load_unet, predict_probabilities
 
-        model, cfg, dev = load_unet(weights, "cpu")
+        model, cfg, dev = load_unet(weights, device)
         bf16 = autocast_bf16(dev, "auto")  # as the default predict.precision
         return lambda img: predict_probabilities(model, img, dev, False, bf16, cfg.local_norm_sigma)
     if method == "maskrcnn":
         from disloctem.models.maskrcnn import load_maskrcnn, predict_instances
 
-        model, _, dev = load_maskrcnn(weights, "cpu")
+        model, _, dev = load_maskrcnn(weights, device)
         return lambda img: predict_instances(model, img, dev)
     from disloctem.models.splinereg import load_splinereg, predict_lines
 
-    model, cfg, dev = load_splinereg(weights, "cpu")
+    model, cfg, dev = load_splinereg(weights, device)
     return lambda img: predict_lines(model, cfg, img, dev)
 
 
@@ -85,6 +87,7 @@ def main() -> None:
     ap.add_argument("--weights", nargs="*", default=[], help="method=path/to/model.pt")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.image.exists():
@@ -93,13 +96,13 @@ def main() -> None:
         img = np.random.default_rng(0).random((512, 512), dtype=np.float32)
     given = dict(w.split("=", 1) for w in args.weights)
     print(f"image {args.image.name if args.image.exists() else 'random'} {img.shape[1]}x{img.shape[0]}, "
-          f"{args.threads} threads, mean of {args.repeats}")
+          f"{select_device(args.device)}, {args.threads} threads, mean of {args.repeats}")
     with tempfile.TemporaryDirectory() as tmp:
         for method in ("unet", "maskrcnn", "splinereg"):
             weights = Path(given[method]) if method in given else untrained_weights(method, Path(tmp))
             state = "trained" if method in given else "untrained"
-            forward = timed(forward_fn(method, weights), img, args.repeats)
-            whole = timed(method_predictor(method, weights, {}, {}, "cpu"), img, args.repeats)
+            forward = timed(forward_fn(method, weights, args.device), img, args.repeats)
+            whole = timed(method_predictor(method, weights, {}, {}, args.device), img, args.repeats)
             print(f"{method:10s} ({state:9s}): forward {forward * 1000:7.0f} ms, "
                   f"whole predictor {whole * 1000:7.0f} ms")
         base = timed(baseline_predictor(), img, args.repeats)

@@ -28,9 +28,19 @@ HIGHER_IS_BETTER = ("line_f1", "line_precision", "line_recall", "cl_f1", "cl_pre
 LOWER_IS_BETTER = ("mean_match_dist",)
 
 
-def png_data_uri(rgb: Array) -> str:
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode()
+def tile_data_uri(rgb: Array, width: int) -> str:
+    """An image shown ``width`` px wide, embedded as a JPEG (quality 92) of at most twice that
+    width: sharp on high-density screens, a tenth of a full-size PNG (large real frames made
+    reports of tens of megabytes)."""
+    h, w = rgb.shape[:2]
+    if w > 2 * width:
+        rgb = cv2.resize(rgb, (2 * width, max(1, round(h * 2 * width / w))), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
+    return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode()
+
+
+def tile_tag(rgb: Array, alt: str, width: int) -> str:
+    return img_tag(tile_data_uri(rgb, width), alt, width)
 
 
 def figure_data_uri(fig: plt.Figure) -> str:
@@ -127,8 +137,8 @@ def gallery_section(config: dict, real_sets: dict[str, RealSet], n: int) -> str:
             gray = cv2.imread(str(root / "images" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE) / 255.0
             lines = labelme_pairs(root / "labelme" / f"{stem}.json")
             raw = cv2.cvtColor((gray * 255).astype(np.uint8), cv2.COLOR_GRAY2RGB)
-            tiles.append(f"<figure>{img_tag(png_data_uri(raw), stem, 256)}"
-                         f"{img_tag(png_data_uri(draw_lines(gray, lines)), stem + ' labels', 256)}"
+            tiles.append(f"<figure>{tile_tag(raw, stem, 256)}"
+                         f"{tile_tag(draw_lines(gray, lines), stem + ' labels', 256)}"
                          f"<figcaption>{stem}: image and labels</figcaption></figure>")
         parts.append(f"<h3>{html.escape(name)}</h3><div class='gallery'>{''.join(tiles)}</div>")
     real_tiles = []
@@ -138,8 +148,8 @@ def gallery_section(config: dict, real_sets: dict[str, RealSet], n: int) -> str:
             truth = labelme_pairs(rs.labelme[stem]) if stem in rs.labelme else []
             labelled = truth_mask_rgb(draw_lines(gray, truth), rs, stem)
             caption = f"{html.escape(rs.name)}/{html.escape(stem)}: image and annotation"
-            real_tiles.append(f"<figure>{img_tag(png_data_uri(draw_lines(gray, [])), stem, 256)}"
-                              f"{img_tag(png_data_uri(labelled), stem + ' annotation', 256)}"
+            real_tiles.append(f"<figure>{tile_tag(draw_lines(gray, []), stem, 256)}"
+                              f"{tile_tag(labelled, stem + ' annotation', 256)}"
                               f"<figcaption>{caption}</figcaption></figure>")
     if real_tiles:
         parts.append(f"<h3>Real frames for comparison</h3><div class='gallery'>{''.join(real_tiles)}</div>")
@@ -281,7 +291,7 @@ def overlay_section(config: dict, real_sets: dict[str, RealSet], n: int) -> str:
                 rgb = draw_lines(gray, labelme_pairs(pred_dir / f"{stem}.json"), truth_polylines(rs, stem))
                 if stem not in rs.labelme:
                     rgb = truth_mask_rgb(rgb, rs, stem)
-                tiles.append(f"<figure>{img_tag(png_data_uri(rgb), stem, 360)}"
+                tiles.append(f"<figure>{tile_tag(rgb, stem, 360)}"
                              f"<figcaption>{html.escape(stem)}</figcaption></figure>")
             parts.append(f"<h3>{html.escape(method)} trained on {html.escape(ds)}, "
                          f"predicted on {html.escape(name)}</h3><div class='gallery'>{''.join(tiles)}</div>")

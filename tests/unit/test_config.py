@@ -35,7 +35,10 @@ def merged(base: dict, overlay: dict) -> dict:
     return out
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "paper.yaml", "methods.yaml", "ablations.yaml"])
+SHIPPED = ["config.yaml", "test.yaml", "paper.yaml", "methods.yaml", "ablations.yaml", "gpu.yaml"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_configs_validate(name):
     validate_config(merged(load("config.yaml"), load(name)), SCHEMA)
 

@@ -1,5 +1,7 @@
 """Mask R-CNN: targets from splines, construction, duplicate merging, the method contract."""
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -65,6 +67,19 @@ def test_dataset_items_are_seeded(tiny_dataset):
     a, b = data[1], data[1]
     assert torch.equal(a[0], b[0]) and torch.equal(a[1]["masks"], b[1]["masks"])
     assert a[0].shape == (3, 64, 64)
+
+
+def test_worker_processes_prepare_the_same_batches(tiny_dataset):
+    from disloctem.models.maskrcnn.data import collate
+    from disloctem.models.training import batch_loader
+
+    cfg = MaskRCNNConfig(crop=64, batch_size=2, device="cpu")
+    data = InstanceCrops(tiny_dataset, ["img_00000", "img_00001"], cfg, length=4)
+    alone, beside = (list(batch_loader(data, replace(cfg, workers=w), 1, collate)) for w in (0, 2))
+    assert len(alone) == len(beside) == 2
+    for (imgs_a, tgts_a), (imgs_b, tgts_b) in zip(alone, beside):
+        assert all(torch.equal(a, b) for a, b in zip(imgs_a, imgs_b))
+        assert all(torch.equal(a["masks"], b["masks"]) for a, b in zip(tgts_a, tgts_b))
 
 
 class TestMaskRCNNContract(MethodContract):

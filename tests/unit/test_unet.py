@@ -130,6 +130,44 @@ def test_sample_cache_returns_what_the_files_hold_and_stays_in_its_budget(tiny_d
     assert empty.packed == {} and empty.bytes == 0
 
 
+def test_photometric_augmentation_inverts_grey_levels_with_its_probability():
+    from disloctem.models.common import augment_photometric
+
+    img = np.full((64, 64), 0.8, np.float32)
+    img[30:33] = 0.2  # a dark line on a bright ground
+
+    def bright_line(seed: int, p: float) -> bool:
+        out = augment_photometric(img, np.random.default_rng(seed), p)
+        return out[31].mean() > out[10].mean()
+
+    assert all(bright_line(s, 1.0) for s in range(20)) and not any(bright_line(s, 0.0) for s in range(20))
+    assert 0.12 < np.mean([bright_line(s, 0.2) for s in range(400)]) < 0.28  # 0.2 +- 4 standard errors
+
+
+def test_batches_are_prepared_in_worker_processes_only_beside_a_gpu(monkeypatch):
+    from disloctem.models import training
+
+    cpu = UNetConfig(**TINY)
+    assert training.loader_workers(cpu, 16) == 0
+    assert training.loader_workers(UNetConfig(**{**TINY, "workers": 3}), 16) == 3
+    monkeypatch.setattr(training, "select_device", lambda pref: torch.device("cuda"))
+    assert [training.loader_workers(UNetConfig(**{**TINY, "device": "auto"}), t) for t in (1, 5, 16)] == [0, 4, 8]
+
+
+def test_worker_processes_prepare_the_same_batches(tiny_dataset):
+    from disloctem import CLASSES
+    from disloctem.models.training import batch_loader
+    from disloctem.models.unet.data import SegmentationCrops
+
+    data = SegmentationCrops(tiny_dataset, ["img_00000", "img_00001"], CLASSES, 64, 6, seed=0, scale=(0.8, 1.2),
+                             local_sigma=SIGMA)
+    data.epoch = 3
+    alone, beside = (list(batch_loader(data, UNetConfig(**{**TINY, "workers": w}), 1)) for w in (0, 2))
+    assert len(alone) == len(beside) == 3
+    for (xa, ya), (xb, yb) in zip(alone, beside):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+
+
 def test_bf16_inference_stays_close_to_fp32():
     model = build_unet(UNetConfig()).eval()
     img = np.random.default_rng(3).random((64, 96), np.float32)

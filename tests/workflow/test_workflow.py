@@ -82,7 +82,7 @@ def test_dry_run_with_real_sets_evaluates_each(tmp_path):
         assert f"results/evaluation/{s}/unet/perlin.json" in out
 
 
-@pytest.mark.parametrize("name", ["methods.yaml", "ablations.yaml"])
+@pytest.mark.parametrize("name", ["methods.yaml", "ablations.yaml", "gpu.yaml"])
 def test_shipped_configs_plan_with_real_sets(tmp_path, name):
     res = in_workdir(tmp_path, "-n", "--quiet", "rules", "--configfile", str(REPO / "config" / name),
                      *real_sets_option())
@@ -183,7 +183,8 @@ def test_end_to_end_summary_and_report(tiny_run):
     report = (tiny_run / "results" / "report.html").read_text()
     for heading in REPORT_SECTIONS:
         assert f">{heading}</h2>" in report
-    assert len(re.findall(r'<img src="data:image/png;base64,', report)) >= 5
+    assert len(re.findall(r'<img src="data:image/png;base64,', report)) >= 3  # figures
+    assert len(re.findall(r'<img src="data:image/jpeg;base64,', report)) >= 5  # image tiles
     if real_sets_option():
         assert {"legros_dev", "tanaka_2um"} <= sets
         legros = [r for r in rows if r["set"] == "legros_dev" and r["class"] == "dislocation"]

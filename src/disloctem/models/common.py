@@ -96,9 +96,12 @@ def input_channels(img: Array, local_sigma: float | None) -> Array:
     return np.stack([grey, _standardise_locally(grey, local_sigma)] if local_sigma else [grey])
 
 
-def augment_photometric(img: Array, rng: np.random.Generator) -> Array:
+def augment_photometric(img: Array, rng: np.random.Generator, p_invert: float = 0.0) -> Array:
     """Random gamma, blur, resolution loss and noise on a float [0, 1] image, so the model does
-    not learn the generator's grey-level statistics."""
+    not learn the generator's grey-level statistics; with probability ``p_invert`` the grey levels
+    are inverted first (bright lines on a dark ground, as dark-field images show them)."""
+    if p_invert > 0 and rng.random() < p_invert:
+        img = 1.0 - img
     img = np.clip(img, 0, 1) ** rng.uniform(0.6, 1.6)
     if rng.random() < 0.3:
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 1.2))

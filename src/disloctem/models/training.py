@@ -37,6 +37,8 @@ class TrainingConfig:
     device: str = "auto"
     precision: str = "auto"  # auto (bf16 autocast where the hardware has native bf16) | fp32 | bf16
     init_weights: str | None = None  # a model.pt of the same method that training starts from (fine-tuning)
+    p_invert: float = 0.2  # training crops with inverted grey levels (dark-field contrast), augmentation
+    workers: int | None = None  # batch-preparing processes; None: none on a CPU, up to 8 beside a GPU (loader_workers)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -51,7 +53,28 @@ LossFn = Callable[[torch.nn.Module, Any, torch.device], torch.Tensor]
 ValidateFn = Callable[[torch.nn.Module, torch.device], dict[str, float]]
 
 
-RESUMABLE_CHANGES = ("epochs", "steps_per_epoch", "time_budget_min", "device", "precision", "cache_mb")
+RESUMABLE_CHANGES = ("epochs", "steps_per_epoch", "time_budget_min", "device", "precision", "cache_mb", "workers")
+
+
+def loader_workers(cfg: Any, threads: int) -> int:
+    """Processes that prepare training batches: ``cfg.workers`` where set; else none when training
+    runs on the CPU (they would take cores from the training's own threads) and ``threads - 1``,
+    at most 8, beside a GPU, which one Python process cannot keep fed with augmented crops."""
+    if cfg.workers is not None:
+        return cfg.workers
+    if select_device(cfg.device).type == "cpu":
+        return 0
+    return min(8, max(0, threads - 1))
+
+
+def batch_loader(data: torch.utils.data.Dataset, cfg: Any, threads: int,
+                 collate_fn: Callable | None = None) -> torch.utils.data.DataLoader:
+    """One epoch's batches of ``data`` in order (its items are seeded by epoch and index, so the
+    batches are the same with any number of workers), prepared by :func:`loader_workers` processes."""
+    workers = loader_workers(cfg, threads)
+    return torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, shuffle=False, num_workers=workers,
+                                       drop_last=True, collate_fn=collate_fn,
+                                       pin_memory=select_device(cfg.device).type == "cuda")
 
 
 def _file_digest(path: Path) -> str:

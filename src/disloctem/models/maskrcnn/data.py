@@ -77,10 +77,11 @@ class Window:
 
 
 def sample_window(dataset_dir: Path, stems: list[str], i: int, rng: np.random.Generator, crop: int,
-                  scale: tuple[float, float], augment: bool) -> Window:
+                  scale: tuple[float, float], augment: bool, p_invert: float = 0.0) -> Window:
     """Item ``i``: a random image (training) or image ``i`` in turn (``augment`` false, for
     validation), a random zoomed window, a random quarter turn and flip, photometric
-    augmentation; unaugmented windows are neither zoomed nor turned."""
+    augmentation (grey levels inverted with probability ``p_invert``); unaugmented windows are
+    neither zoomed nor turned."""
     stem = stems[int(rng.integers(len(stems)))] if augment else stems[i % len(stems)]
     img = cv2.imread(str(dataset_dir / "images" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
     if img is None:
@@ -96,7 +97,7 @@ def sample_window(dataset_dir: Path, stems: list[str], i: int, rng: np.random.Ge
         window = window[:, ::-1]
     window = np.ascontiguousarray(window)
     if augment:
-        window = augment_photometric(window, rng)
+        window = augment_photometric(window, rng, p_invert)
     return Window(stem, window, y, x, side, k, flip)
 
 
@@ -124,7 +125,8 @@ class SplineWindows(torch.utils.data.Dataset):
 
     def window(self, i: int) -> Window:
         rng = np.random.default_rng([self.cfg.seed, self.epoch, i])
-        return sample_window(self.dir, self.stems, i, rng, self.cfg.crop, self.cfg.scale, self.augment)
+        return sample_window(self.dir, self.stems, i, rng, self.cfg.crop, self.cfg.scale, self.augment,
+                             self.cfg.p_invert)
 
 
 class InstanceCrops(SplineWindows):

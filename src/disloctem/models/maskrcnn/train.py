@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ...synth.dataset import read_splits
-from ..training import fit
+from ..training import batch_loader, fit
 from .data import InstanceCrops, collate, fixed_batches
 from .model import MaskRCNNConfig, build_maskrcnn, init_backbone_from
 
@@ -36,8 +36,7 @@ def train_maskrcnn(dataset_dir: str | Path, out_dir: str | Path, cfg: MaskRCNNCo
 
     def batches(epoch: int):
         data.epoch = epoch
-        return torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, shuffle=False, num_workers=0,
-                                           drop_last=True, collate_fn=collate)
+        return batch_loader(data, cfg, threads, collate)
 
     def loss_fn(model: torch.nn.Module, batch, device: torch.device) -> torch.Tensor:
         return detection_loss(model, *batch, device)

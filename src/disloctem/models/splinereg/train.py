@@ -11,7 +11,7 @@ import torch
 from ...synth.dataset import read_splits
 from ..common import encoder_state
 from ..maskrcnn.data import fixed_batches
-from ..training import fit
+from ..training import batch_loader, fit
 from .data import LineCrops, collate
 from .model import SplineRegConfig, build_splinereg
 
@@ -62,8 +62,7 @@ def train_splinereg(dataset_dir: str | Path, out_dir: str | Path, cfg: SplineReg
 
     def batches(epoch: int):
         data.epoch = epoch
-        return torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, shuffle=False, num_workers=0,
-                                           drop_last=True, collate_fn=collate)
+        return batch_loader(data, cfg, threads, collate)
 
     def loss_fn(model: torch.nn.Module, batch, device: torch.device) -> torch.Tensor:
         x, t = to(batch, device)

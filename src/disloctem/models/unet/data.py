@@ -87,7 +87,7 @@ class SegmentationCrops(torch.utils.data.Dataset):
     def __init__(self, dataset_dir: str | Path, stems: list[str], classes: tuple[str, ...],
                  crop: int, length: int, seed: int, augment: bool = True,
                  scale: tuple[float, float] = (1.0, 1.0), cache_mb: float = 0.0,
-                 local_sigma: float | None = None):
+                 local_sigma: float | None = None, p_invert: float = 0.0):
         self.cache = SampleCache(Path(dataset_dir), classes, cache_mb)
         self.stems = stems
         self.crop = crop
@@ -97,6 +97,7 @@ class SegmentationCrops(torch.utils.data.Dataset):
         self.augment = augment
         self.scale = scale
         self.local_sigma = local_sigma
+        self.p_invert = p_invert
 
     def __len__(self) -> int:
         return self.length
@@ -107,5 +108,5 @@ class SegmentationCrops(torch.utils.data.Dataset):
         img, masks = random_crop(img, masks, self.crop, rng, self.scale if self.augment else (1.0, 1.0))
         img, masks = random_geometric([img, masks], rng)
         if self.augment:
-            img = augment_photometric(img, rng)
+            img = augment_photometric(img, rng, self.p_invert)
         return torch.from_numpy(input_channels(img, self.local_sigma)), torch.from_numpy(masks)

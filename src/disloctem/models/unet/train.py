@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from ...synth.dataset import read_splits
 from ..common import input_channels
-from ..training import fit
+from ..training import batch_loader, fit
 from .data import SegmentationCrops, read_sample
 from .model import UNetConfig, build_unet
 
@@ -56,12 +56,12 @@ def train_unet(dataset_dir: str | Path, out_dir: str | Path, cfg: UNetConfig, th
     log.info("U-Net on %s: %d training images", dataset_dir, len(splits["train"]))
     data = SegmentationCrops(dataset_dir, splits["train"], cfg.classes, cfg.crop,
                              cfg.steps_per_epoch * cfg.batch_size, cfg.seed, scale=cfg.scale,
-                             cache_mb=cfg.cache_mb, local_sigma=cfg.local_norm_sigma)
+                             cache_mb=cfg.cache_mb, local_sigma=cfg.local_norm_sigma,
+                             p_invert=cfg.p_invert)
 
     def batches(epoch: int):
         data.epoch = epoch
-        return torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, shuffle=False, num_workers=0,
-                                           drop_last=True)
+        return batch_loader(data, cfg, threads)
 
     def loss_fn(model: torch.nn.Module, batch, device: torch.device) -> torch.Tensor:
         x, y = batch

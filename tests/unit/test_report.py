@@ -1,0 +1,22 @@
+"""Report helpers: embedded image tiles."""
+
+import base64
+
+import cv2
+import numpy as np
+
+from disloctem.report import tile_data_uri
+
+
+def decoded(uri: str) -> np.ndarray:
+    head, data = uri.split(",", 1)
+    assert head == "data:image/jpeg;base64"
+    return cv2.imdecode(np.frombuffer(base64.b64decode(data), np.uint8), cv2.IMREAD_COLOR)
+
+
+def test_tiles_are_embedded_at_most_twice_their_display_width():
+    rgb = np.random.default_rng(0).integers(0, 255, (1000, 2000, 3), dtype=np.uint8)
+    assert decoded(tile_data_uri(rgb, 360)).shape == (360, 720, 3)
+    small = np.full((300, 200, 3), 128, np.uint8)
+    tile = decoded(tile_data_uri(small, 360))
+    assert tile.shape == (300, 200, 3) and abs(int(tile.mean()) - 128) <= 1
