@@ -17,6 +17,7 @@ from disloctem.config import (
     dataset_real_sources,
     discover_real_sets,
     expand_studies,
+    numbers_from_command_line,
     prediction_settings,
     scan_training_sets,
     training_settings,
@@ -30,6 +31,7 @@ configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
 
 
 try:
+    numbers_from_command_line(config)
     validate_config(config, workflow.source_path("workflow/schemas/config.schema.yaml"))
     REAL_SETS = discover_real_sets(config["real_root"], config.get("real_datasets"))
     TRAINING_SETS = scan_training_sets(config.get("training_sets"))

@@ -28,6 +28,25 @@ def _where(error: jsonschema.ValidationError) -> str:
     return path or "(top level)"
 
 
+NUMBER_MAPS = ("pixel_size_nm", "foil_thickness_nm", "predict_scale")
+
+
+def numbers_from_command_line(config: dict) -> None:
+    """Snakemake reads the values inside ``--config "key={name: 0.5}"`` as strings (YAML's base
+    loader); turn those of the name -> number maps (:data:`NUMBER_MAPS`) into numbers, in place.
+    A value that is no number stays a string, for the schema to report."""
+    for key in NUMBER_MAPS:
+        values = config.get(key)
+        if not isinstance(values, dict):
+            continue
+        for name, value in values.items():
+            if isinstance(value, str):
+                try:
+                    values[name] = float(value)
+                except ValueError:
+                    pass
+
+
 def validate_config(config: dict, schema_path: str | Path) -> None:
     """Raise :class:`ConfigError` with one line naming the key and the problem."""
     schema = yaml.safe_load(Path(schema_path).read_text())

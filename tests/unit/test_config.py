@@ -12,6 +12,7 @@ from disloctem.config import (
     dataset_real_sources,
     discover_real_sets,
     expand_studies,
+    numbers_from_command_line,
     prediction_settings,
     training_settings,
     validate_config,
@@ -63,6 +64,17 @@ def expect_error(cfg, pattern):
     with pytest.raises(ConfigError, match=pattern) as info:
         validate_config(cfg, SCHEMA)
     assert "\n" not in str(info.value)
+
+
+def test_number_maps_given_on_the_command_line_become_numbers():
+    cfg = load("config.yaml")
+    # what snakemake makes of --config "pixel_size_nm={a: 0.8}" "predict_scale={a: 0.5, b: half}"
+    cfg |= {"pixel_size_nm": {"a": "0.8"}, "predict_scale": {"a": "0.5", "b": "half"}}
+    numbers_from_command_line(cfg)
+    assert cfg["pixel_size_nm"] == {"a": 0.8} and cfg["predict_scale"]["a"] == 0.5
+    expect_error(cfg, "predict_scale.b: 'half' is not of type 'number'")
+    del cfg["predict_scale"]["b"]
+    validate_config(cfg, SCHEMA)
 
 
 def test_unknown_key_is_named():

@@ -89,6 +89,15 @@ def test_shipped_configs_plan_with_real_sets(tmp_path, name):
     assert res.returncode == 0, res.stderr[-3000:]
 
 
+def test_number_maps_on_the_command_line_plan(tmp_path):
+    """The README's per-set settings, as a shell passes them (snakemake reads them as strings)."""
+    res = in_workdir(tmp_path, "-n", "--quiet", "rules", "--config", "pixel_size_nm={heldout: 0.8}",
+                     "predict_scale={heldout: 0.5}")
+    assert res.returncode == 0, res.stderr[-3000:]
+    res = in_workdir(tmp_path, "-n", "--quiet", "rules", "--config", "predict_scale={heldout: half}")
+    assert res.returncode != 0 and "predict_scale.heldout: 'half' is not of type 'number'" in res.stderr
+
+
 def test_single_ablation_target_plans_only_its_chain(tmp_path):
     res = in_workdir(tmp_path, "results/evaluation/heldout/unet/perlin.json", "-n")
     assert res.returncode == 0, res.stderr

@@ -16,4 +16,4 @@ with rule_logging(snakemake.log[0]):  # noqa: F821
     predictor = baseline_predictor(dataclass_from_dict(BaselineParams, spec),
                                    dataclass_from_dict(PostprocessParams, sm.params.spec.get("postprocess")))
     images = resolve_set(sm.wildcards.evalset, sm.params.real_sets, sm.params.heldout_from).images
-    predict_images(images, sm.output[0], predictor)
+    predict_images(images, sm.output[0], predictor, sm.params.scale)
