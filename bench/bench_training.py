@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from disloctem.models.common import cpu_has_native_bf16, select_device
+from disloctem.models.common import autocast_bf16, select_device
 from disloctem.models.unet import UNetConfig, build_unet
 from disloctem.models.unet.data import SegmentationCrops
 from disloctem.models.unet.train import segmentation_loss
@@ -85,7 +85,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = select_device(args.device)
-    native = torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_native_bf16()
+    native = autocast_bf16(device, "auto")
     print(f"U-Net resnet18, batch {args.batch} x {args.crop}^2 on {device}, {args.threads} threads; "
           f"native bf16: {native}")
     for name, bf16 in (("fp32", False), ("bf16 autocast", True)):

@@ -109,3 +109,9 @@ def set_images(wildcards):
 def real_set_paths():
     """name -> folder of every real set, for scripts that rebuild the set index."""
     return {name: str(rs.root) for name, rs in REAL_SETS.items()}
+
+
+def set_setting(key, default=None):
+    """A params function: the value a per-set config map (``key: {set: value}``) gives the
+    job's evaluation set, or ``default``."""
+    return lambda w: (config.get(key) or {}).get(w.evalset, default)

@@ -50,8 +50,8 @@ rule measure_lines:
     params:
         real_sets=real_set_paths(),
         heldout_from=lambda w: f"results/synthetic/{heldout_dataset(w)}",
-        pixel_size_nm=lambda w: (config.get("pixel_size_nm") or {}).get(w.evalset),
-        thickness_nm=lambda w: (config.get("foil_thickness_nm") or {}).get(w.evalset),
+        pixel_size_nm=set_setting("pixel_size_nm"),
+        thickness_nm=set_setting("foil_thickness_nm"),
         pileups=config.get("physics", {}),
     log:
         "logs/measure_lines/{evalset}/{method}/{dataset}.log",

@@ -14,7 +14,7 @@ rule predict_lines:
         postprocess=lambda w: config["methods"][w.method].get("postprocess", {}),
         predict=lambda w: prediction_settings(config, w.method, w.dataset),
         device=config.get("device", "auto"),
-        scale=lambda w: (config.get("predict_scale") or {}).get(w.evalset, 1.0),
+        scale=set_setting("predict_scale", 1.0),
         real_sets=real_set_paths(),
         heldout_from=lambda w: f"results/synthetic/{heldout_dataset(w)}",
     threads: workflow.cores
@@ -35,7 +35,7 @@ rule predict_baseline:
         directory("results/predictions/{evalset}/baseline/none"),
     params:
         spec=config.get("baseline", {}),
-        scale=lambda w: (config.get("predict_scale") or {}).get(w.evalset, 1.0),
+        scale=set_setting("predict_scale", 1.0),
         real_sets=real_set_paths(),
         heldout_from=lambda w: f"results/synthetic/{heldout_dataset(w)}",
     log:
