@@ -28,6 +28,21 @@ def _where(error: jsonschema.ValidationError) -> str:
     return path or "(top level)"
 
 
+def _message(error: jsonschema.ValidationError) -> str:
+    """The validator's message, except that a value fitting none of several alternatives is
+    told what the alternatives are (jsonschema only says it fits none)."""
+    alternatives = error.validator_value if error.validator in ("oneOf", "anyOf") else []
+    def plain(value) -> bool:  # a scalar or a list of scalars, readable as it is
+        if isinstance(value, list):
+            return all(not isinstance(v, dict | list) for v in value)
+        return not isinstance(value, dict)
+
+    if alternatives and all(plain(v) for alt in alternatives for v in alt.values()):
+        options = " | ".join(", ".join(f"{k}: {v}" for k, v in alt.items()) for alt in alternatives)
+        return f"{error.instance!r} is none of: {options}"
+    return error.message
+
+
 NUMBER_MAPS = ("pixel_size_nm", "foil_thickness_nm", "predict_scale")
 
 
@@ -55,7 +70,7 @@ def validate_config(config: dict, schema_path: str | Path) -> None:
     if errors:
         e = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ConfigError(f"{_where(e)}: {e.message}{more}")
+        raise ConfigError(f"{_where(e)}: {_message(e)}{more}")
     check_references(config)
 
 

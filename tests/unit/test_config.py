@@ -72,9 +72,11 @@ def test_number_maps_given_on_the_command_line_become_numbers():
     cfg |= {"pixel_size_nm": {"a": "0.8"}, "predict_scale": {"a": "0.5", "b": "half"}}
     numbers_from_command_line(cfg)
     assert cfg["pixel_size_nm"] == {"a": 0.8} and cfg["predict_scale"]["a"] == 0.5
-    expect_error(cfg, "predict_scale.b: 'half' is not of type 'number'")
-    del cfg["predict_scale"]["b"]
+    expect_error(cfg, r"predict_scale.b: 'half' is none of: type: number, .* \| const: auto")
+    cfg["predict_scale"]["b"] = "auto"  # the default of every set, here named
     validate_config(cfg, SCHEMA)
+    cfg["auto_scales"] = []
+    expect_error(cfg, r"auto_scales: \[\] should be non-empty")
 
 
 def test_unknown_key_is_named():

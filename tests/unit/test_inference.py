@@ -1,10 +1,11 @@
 """Prediction on whole micrographs: resizing before prediction and mapping the lines back."""
 
+import cv2
 import numpy as np
 
 from disloctem.baseline import baseline_predictor
-from disloctem.inference import predict_at_scale
-from disloctem.io import AnnotatedLine
+from disloctem.inference import line_evidence, predict_at_scale, predict_best_scale, predict_images
+from disloctem.io import AnnotatedLine, read_labelme_lines
 
 
 def darkest_column(img: np.ndarray) -> tuple[list[AnnotatedLine], list[float]]:
@@ -31,3 +32,48 @@ def test_the_baseline_finds_a_wide_line_in_place_on_the_shrunk_image():
     lines, _ = predict_at_scale(predictor, img, 1 / 3)
     long = [ln for ln in lines if np.ptp(ln.points[:, 1]) > 200]
     assert long and all(np.abs(ln.points[:, 0] - 150.0).max() < 3 for ln in long)
+
+
+def confident_when_narrow(max_width: int):
+    """A stand-in predictor that sees the darkest column as one confident line only where the
+    image is at most ``max_width`` px wide (as a network sees a wide line only once shrunk);
+    wider images give short doubtful pieces."""
+
+    def predict(img: np.ndarray) -> tuple[list[AnnotatedLine], list[float]]:
+        (line,), _ = darkest_column(img)
+        if img.shape[1] <= max_width:
+            return [line], [0.9]
+        pieces = [AnnotatedLine("dislocation", line.points[i:i + 5]) for i in range(0, len(line.points) - 5, 10)]
+        return pieces, [0.3] * len(pieces)
+
+    return predict
+
+
+def test_line_evidence_is_length_times_score():
+    lines = [AnnotatedLine("dislocation", np.array([[0.0, 0.0], [3.0, 4.0]])),
+             AnnotatedLine("slip_trace", np.array([[0.0, 0.0], [0.0, 10.0], [10.0, 10.0]]))]
+    assert line_evidence(lines, [0.5, 0.25]) == 0.5 * 5 + 0.25 * 20
+    assert line_evidence([], []) == 0.0
+
+
+def test_the_scale_with_the_most_confident_line_length_is_chosen_and_mapped_back():
+    img = np.ones((90, 120), np.float32)
+    img[:, 60:66] = [0.3, 0.1, 0.0, 0.0, 0.1, 0.3]  # a wide dark column, centred at x = 62.5
+    lines, scores, scale = predict_best_scale(confident_when_narrow(70), img, (1.0, 0.5, 0.333))
+    assert scale == 0.5 and scores == [0.9] and len(lines) == 1
+    assert np.allclose(lines[0].points[:, 0], 62.5, atol=1.0) and np.ptp(lines[0].points[:, 1]) > 85
+    # a predictor that sees the line equally well everywhere keeps the finest scale
+    _, _, scale = predict_best_scale(confident_when_narrow(1000), img, (1.0, 0.5, 0.333))
+    assert scale == 1.0
+
+
+def test_auto_scale_predictions_are_written_in_the_images_own_pixels(tmp_path):
+    img = np.full((90, 120), 255, np.uint8)
+    img[:, 60:66] = [80, 30, 0, 0, 30, 80]
+    cv2.imwrite(str(tmp_path / "frame.png"), img)
+    out = tmp_path / "pred"
+    predict_images({"frame": tmp_path / "frame.png"}, out, confident_when_narrow(70), "auto", (1.0, 0.5))
+    (line,), _ = read_labelme_lines(out / "frame.json")
+    assert np.allclose(line.points[:, 0], 62.5, atol=1.0)
+    predict_images({"frame": tmp_path / "frame.png"}, out, confident_when_narrow(70), "auto")  # no scales: 1.0
+    assert len(read_labelme_lines(out / "frame.json")[0]) > 1  # the doubtful pieces of full size

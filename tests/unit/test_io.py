@@ -22,6 +22,31 @@ def test_read_16bit_tiff_and_colour_png(tmp_path):
     assert image_shape(tmp_path / "c.png") == (10, 12)
 
 
+def test_hot_and_dead_pixels_of_a_raw_frame_do_not_squeeze_the_micrograph(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = rng.normal(2000, 40, (128, 128))  # a 16-bit camera frame, noisy ground
+    frame[40, 10:120] += 300  # a bright 1-px line
+    frame[10:120, 80:82] -= 300  # a dark 2-px line
+    frame[90:100, 20:30] += 600  # a bright blob
+    clean = frame.copy()
+    spikes = rng.random(frame.shape) < 0.001
+    frame[spikes] = 65535  # hot pixels
+    frame[5:7, 5:7] = 65535  # an X-ray hit of 2x2 pixels
+    frame[100, 100] = 0  # a dead pixel
+    tifffile.imwrite(tmp_path / "raw.tif", frame.astype(np.uint16))
+    out = read_grayscale(tmp_path / "raw.tif")
+    want = (clean - clean.min()) / (clean.max() - clean.min())
+    unchanged = ~spikes
+    unchanged[4:8, 4:8] = unchanged[100, 100] = False
+    assert np.abs(out - want)[unchanged].max() < 0.01  # lines and blob kept, scaled as without spikes
+    assert out[40, 10:120].mean() - np.median(out) > 0.2 and np.median(out) - out[10:120, 80].mean() > 0.2
+    assert out[5:7, 5:7].max() < 0.8 and out[spikes].max() < 0.8
+    clean16 = clean.astype(np.uint16).astype(np.float32)
+    tifffile.imwrite(tmp_path / "clean.tif", clean16.astype(np.uint16))
+    plain = (clean16 - clean16.min()) / (clean16.max() - clean16.min())
+    assert np.array_equal(read_grayscale(tmp_path / "clean.tif"), plain)  # no spikes: plain min-max scaling
+
+
 def test_unreadable_image_names_the_file(tmp_path):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"not an image")

@@ -144,6 +144,22 @@ def test_photometric_augmentation_inverts_grey_levels_with_its_probability():
     assert 0.12 < np.mean([bright_line(s, 0.2) for s in range(400)]) < 0.28  # 0.2 +- 4 standard errors
 
 
+def test_photometric_augmentation_keeps_a_strong_line_under_noise_and_lossy_storage():
+    from disloctem.models.common import augment_photometric
+
+    img = np.full((64, 64), 0.7, np.float32)
+    img[30:33] = 0.3  # a dark line of contrast 0.4
+    contrasts, noisy, changed = [], 0, 0
+    for seed in range(300):
+        out = augment_photometric(img, np.random.default_rng(seed))
+        assert out.dtype == np.float32 and out.shape == img.shape and np.isfinite(out).all()
+        contrasts.append(out[:20].mean() - out[30:33].mean())
+        noisy += out[:20].std() > 0.05  # strong pixel noise (Gaussian or shot noise)
+        changed += not np.allclose(out[:20], out[:20].mean(), atol=1e-3)
+    assert min(contrasts) > 0.05  # never washed out: the line stays darker than its ground
+    assert 0.05 < noisy / 300 < 0.5 and changed > 100
+
+
 def test_batches_are_prepared_in_worker_processes_only_beside_a_gpu(monkeypatch):
     from disloctem.models import training
 

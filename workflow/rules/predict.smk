@@ -14,7 +14,8 @@ rule predict_lines:
         postprocess=lambda w: config["methods"][w.method].get("postprocess", {}),
         predict=lambda w: prediction_settings(config, w.method, w.dataset),
         device=config.get("device", "auto"),
-        scale=set_setting("predict_scale", 1.0),
+        scale=set_setting("predict_scale", "auto"),
+        auto_scales=config.get("auto_scales", [1.0]),
         real_sets=real_set_paths(),
         heldout_from=lambda w: f"results/synthetic/{heldout_dataset(w)}",
     threads: workflow.cores

@@ -16,4 +16,4 @@ with rule_logging(snakemake.log[0]):  # noqa: F821
     images = resolve_set(sm.wildcards.evalset, sm.params.real_sets, sm.params.heldout_from).images
     predictor = method_predictor(sm.wildcards.method, sm.input.model, sm.params.postprocess, sm.params.predict,
                                  sm.params.device)
-    predict_images(images, sm.output[0], predictor, sm.params.scale)
+    predict_images(images, sm.output[0], predictor, sm.params.scale, sm.params.auto_scales)
