@@ -32,6 +32,7 @@ def _message(error: jsonschema.ValidationError) -> str:
     """The validator's message, except that a value fitting none of several alternatives is
     told what the alternatives are (jsonschema only says it fits none)."""
     alternatives = error.validator_value if error.validator in ("oneOf", "anyOf") else []
+
     def plain(value) -> bool:  # a scalar or a list of scalars, readable as it is
         if isinstance(value, list):
             return all(not isinstance(v, dict | list) for v in value)

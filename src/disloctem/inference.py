@@ -100,9 +100,9 @@ def predict_best_scale(predictor: LinePredictor, img: Array, scales: Sequence[fl
     """``predictor`` run at each of ``scales`` (:func:`predict_at_scale`); the lines of the scale
     with the most :func:`line_evidence`, and that scale. Lines much wider than the training lines
     come out as short, doubtful pieces at full size and as long confident lines once shrunk, while
-    thin lines fade when shrunk; of equal evidence the first (finest) scale wins."""
+    thin lines fade when shrunk; of equal evidence the finest scale wins."""
     best: tuple[float, list[AnnotatedLine], list[float], float] | None = None
-    for scale in scales:
+    for scale in sorted(scales, reverse=True):
         lines, scores = predict_at_scale(predictor, img, scale)
         evidence = line_evidence(lines, scores)
         if best is None or evidence > best[0]:

@@ -63,7 +63,7 @@ def test_the_scale_with_the_most_confident_line_length_is_chosen_and_mapped_back
     assert scale == 0.5 and scores == [0.9] and len(lines) == 1
     assert np.allclose(lines[0].points[:, 0], 62.5, atol=1.0) and np.ptp(lines[0].points[:, 1]) > 85
     # a predictor that sees the line equally well everywhere keeps the finest scale
-    _, _, scale = predict_best_scale(confident_when_narrow(1000), img, (1.0, 0.5, 0.333))
+    _, _, scale = predict_best_scale(confident_when_narrow(1000), img, (0.333, 0.5, 1.0))
     assert scale == 1.0
 
 

@@ -97,15 +97,10 @@ def input_channels(img: Array, local_sigma: float | None) -> Array:
 
 
 def augment_photometric(img: Array, rng: np.random.Generator, p_invert: float = 0.0) -> Array:
-    """Random gamma, blur, resolution loss, noise and lossy storage on a float [0, 1] image, so
-    the model does not learn the generator's grey-level statistics and keeps finding lines in
-    the frames other microscopes and cameras record; with probability ``p_invert`` the grey levels
-    are inverted first (bright lines on a dark ground, as dark-field images show them).
-
-    Noise is what separates raw in-situ frames from averaged micrographs: its standard deviation
-    is drawn log-uniformly up to 0.15 (about the grey-level spread of a whole micrograph, so a
-    pixel-level signal-to-noise ratio near one), or shot noise of 8-400 counts per pixel. Storage:
-    JPEG at quality 15-70 (block edges are straight lines) or a low bit depth (16-64 grey levels).
+    """Random gamma, blur, resolution loss, pixel noise and lossy storage on a float [0, 1]
+    image, so the model does not learn the generator's grey-level statistics and keeps finding
+    lines in the frames other microscopes and cameras record; with probability ``p_invert`` the
+    grey levels are inverted first (bright lines on a dark ground, as dark-field images show them).
     """
     if p_invert > 0 and rng.random() < p_invert:
         img = 1.0 - img
@@ -117,24 +112,37 @@ def augment_photometric(img: Array, rng: np.random.Generator, p_invert: float = 
         f = rng.uniform(0.5, 0.9)
         small = cv2.resize(img, (max(8, int(w * f)), max(8, int(h * f))), interpolation=cv2.INTER_AREA)
         img = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return store_lossily(add_pixel_noise(img, rng), rng).astype(np.float32)
+
+
+def add_pixel_noise(img: Array, rng: np.random.Generator) -> Array:
+    """Noise of a camera frame, what separates raw in-situ frames from averaged micrographs: on
+    half the images Gaussian noise with a standard deviation drawn log-uniformly from 0.005 to
+    0.15 (about the grey-level spread of a whole micrograph: a pixel signal-to-noise ratio near
+    one), on 15 % shot noise of 8-400 counts per pixel, on the rest none."""
     u = rng.random()
     if u < 0.15:
         counts = np.exp(rng.uniform(np.log(8), np.log(400)))
-        img = rng.poisson(np.clip(img, 0, 1) * counts) / counts
-    elif u < 0.65:
-        sigma = np.exp(rng.uniform(np.log(0.005), np.log(0.15)))
-        img = img + rng.normal(0, sigma, img.shape)
+        return rng.poisson(np.clip(img, 0, 1) * counts) / counts
+    if u < 0.65:
+        return img + rng.normal(0, np.exp(rng.uniform(np.log(0.005), np.log(0.15))), img.shape)
+    return img
+
+
+def store_lossily(img: Array, rng: np.random.Generator) -> Array:
+    """How images are often kept: on 15 % JPEG at quality 15-70 (its block edges are straight
+    lines), on 10 % 16-64 grey levels (8 bits of a low-contrast image), on the rest unchanged."""
     u = rng.random()
     if u < 0.15:
         quality = int(rng.integers(15, 71))
-        ok, buf = cv2.imencode(".jpg", np.round(np.clip(img, 0, 1) * 255).astype(np.uint8),
-                               [cv2.IMWRITE_JPEG_QUALITY, quality])
-        img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) / 255.0
-    elif u < 0.25:
+        _, buf = cv2.imencode(".jpg", np.round(np.clip(img, 0, 1) * 255).astype(np.uint8),
+                              [cv2.IMWRITE_JPEG_QUALITY, quality])
+        return cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) / 255.0
+    if u < 0.25:
         levels = np.exp(rng.uniform(np.log(16), np.log(64)))
         lo, hi = float(img.min()), float(img.max())
-        img = lo + np.round((img - lo) / max(hi - lo, 1e-6) * levels) / levels * (hi - lo)
-    return img.astype(np.float32)
+        return lo + np.round((img - lo) / max(hi - lo, 1e-6) * levels) / levels * (hi - lo)
+    return img
 
 
 def random_geometric(arrays: list[Array], rng: np.random.Generator) -> list[Array]:
