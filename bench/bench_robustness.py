@@ -31,6 +31,7 @@ import torch
 from disloctem.evaluate import evaluate_set
 from disloctem.inference import predict_images
 from disloctem.io import RealSet, read_grayscale, scan_real_set
+from disloctem.models.common import jpeg_round_trip, shot_noise
 from disloctem.models.registry import method_predictor
 
 Array = np.ndarray
@@ -41,16 +42,12 @@ def gaussian_noise(sigma: float) -> Degradation:
     return lambda img, rng: img + rng.normal(0, sigma, img.shape)
 
 
-def shot_noise(counts: float) -> Degradation:
-    return lambda img, rng: rng.poisson(np.clip(img, 0, 1) * counts) / counts
+def with_shot_noise(counts: float) -> Degradation:
+    return lambda img, rng: shot_noise(img, counts, rng)
 
 
 def jpeg(quality: int) -> Degradation:
-    def degrade(img: Array, rng: np.random.Generator) -> Array:
-        ok, buf = cv2.imencode(".jpg", np.round(np.clip(img, 0, 1) * 255).astype(np.uint8),
-                               [cv2.IMWRITE_JPEG_QUALITY, quality])
-        return cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) / 255.0
-    return degrade
+    return lambda img, rng: jpeg_round_trip(img, quality)
 
 
 def low_contrast(factor: float) -> Degradation:
@@ -80,7 +77,7 @@ DEGRADATIONS: dict[str, Degradation] = {
     "none": lambda img, rng: img,
     "noise0.05": gaussian_noise(0.05),
     "noise0.10": gaussian_noise(0.10),
-    "shot10": shot_noise(10),
+    "shot10": with_shot_noise(10),
     "blur2": lambda img, rng: cv2.GaussianBlur(img, (0, 0), 2.0),
     "jpeg20": jpeg(20),
     "contrast0.15": low_contrast(0.15),

@@ -53,8 +53,7 @@ def read_grayscale(path: str | Path) -> Array:
         raise InputError(f"{path}: a stack of images (shape {img.shape}), not one image; "
                          f"split it into frames with disloctem-frames")
     img = img.astype(np.float32)
-    lo, hi = float(img.min()), float(img.max())
-    if np.isnan(lo) or np.isnan(hi):
+    if np.isnan(img).any():
         raise InputError(f"{path}: image contains NaN values")
     img = remove_spikes(img)
     lo, hi = float(img.min()), float(img.max())

@@ -122,8 +122,7 @@ def add_pixel_noise(img: Array, rng: np.random.Generator) -> Array:
     one), on 15 % shot noise of 8-400 counts per pixel, on the rest none."""
     u = rng.random()
     if u < 0.15:
-        counts = np.exp(rng.uniform(np.log(8), np.log(400)))
-        return rng.poisson(np.clip(img, 0, 1) * counts) / counts
+        return shot_noise(img, np.exp(rng.uniform(np.log(8), np.log(400))), rng)
     if u < 0.65:
         return img + rng.normal(0, np.exp(rng.uniform(np.log(0.005), np.log(0.15))), img.shape)
     return img
@@ -134,15 +133,24 @@ def store_lossily(img: Array, rng: np.random.Generator) -> Array:
     lines), on 10 % 16-64 grey levels (8 bits of a low-contrast image), on the rest unchanged."""
     u = rng.random()
     if u < 0.15:
-        quality = int(rng.integers(15, 71))
-        _, buf = cv2.imencode(".jpg", np.round(np.clip(img, 0, 1) * 255).astype(np.uint8),
-                              [cv2.IMWRITE_JPEG_QUALITY, quality])
-        return cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) / 255.0
+        return jpeg_round_trip(img, int(rng.integers(15, 71)))
     if u < 0.25:
         levels = np.exp(rng.uniform(np.log(16), np.log(64)))
         lo, hi = float(img.min()), float(img.max())
         return lo + np.round((img - lo) / max(hi - lo, 1e-6) * levels) / levels * (hi - lo)
     return img
+
+
+def shot_noise(img: Array, counts: float, rng: np.random.Generator) -> Array:
+    """A float [0, 1] image recorded with ``counts`` electrons per pixel at full brightness."""
+    return rng.poisson(np.clip(img, 0, 1) * counts) / counts
+
+
+def jpeg_round_trip(img: Array, quality: int) -> Array:
+    """A float [0, 1] image stored as an 8-bit JPEG of ``quality`` and read back."""
+    _, buf = cv2.imencode(".jpg", np.round(np.clip(img, 0, 1) * 255).astype(np.uint8),
+                          [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) / 255.0
 
 
 def random_geometric(arrays: list[Array], rng: np.random.Generator) -> list[Array]:
