@@ -47,6 +47,14 @@ def test_hot_and_dead_pixels_of_a_raw_frame_do_not_squeeze_the_micrograph(tmp_pa
     assert np.array_equal(read_grayscale(tmp_path / "clean.tif"), plain)  # no spikes: plain min-max scaling
 
 
+def test_an_image_with_nan_values_names_the_file(tmp_path):
+    img = np.ones((16, 16), np.float32)
+    img[3, 4] = np.nan
+    tifffile.imwrite(tmp_path / "hole.tif", img)
+    with pytest.raises(InputError, match="hole.tif: image contains NaN values"):
+        read_grayscale(tmp_path / "hole.tif")
+
+
 def test_unreadable_image_names_the_file(tmp_path):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"not an image")
