@@ -214,7 +214,8 @@ def expand_studies(config: dict, real_sets: dict[str, RealSet]) -> list[str]:
     """Add the datasets of the real-data studies to ``config`` (in place) and train the studies'
     method on them; returns the names added. For each source set ``S``: ``real_S`` (its annotated
     images, from scratch), ``ft{n}_S`` (``n`` of them, fine-tuned from the base dataset's model)
-    and ``mixed_S`` (base + real images repeated, fine-tuned from the base model)."""
+    and ``mixed_S`` (base + real images repeated, fine-tuned from the base model), each scored
+    on at most ``eval_images`` images of every other set when that is set."""
     st = config.get("studies")
     if not st:
         return []
@@ -228,6 +229,8 @@ def expand_studies(config: dict, real_sets: dict[str, RealSet]) -> list[str]:
         raise ConfigError(f"studies.base: {base!r} is not a dataset {method} is trained on")
     seed, n_val = st.get("seed", 0), st.get("n_val", 2)
     predict = {"predict": {"tta": st.get("tta", False)}}
+    if st.get("eval_images") is not None:
+        predict["eval_images"] = st["eval_images"]
     added: dict[str, dict] = {}
     for src in sources:
         common = {"kind": "real", "source": src, "n_val": n_val, "seed": seed, **predict}

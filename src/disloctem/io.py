@@ -254,6 +254,19 @@ class RealSet:
             stems |= set(files)
         return sorted(stems & set(self.images))
 
+    def spread_subset(self, n: int | None) -> RealSet:
+        """The set cut to ``n`` of its annotated images, spread evenly over their name order
+        (frames of one video are alike: evenly spread frames stand for the whole recording);
+        the set itself when ``n`` is None or covers all its annotated images."""
+        stems = self.annotated_stems()
+        if n is None or n >= len(stems):
+            return self
+        keep = {stems[i] for i in np.round(np.linspace(0, len(stems) - 1, n)).astype(int)}
+        return RealSet(self.name, self.root,
+                       images={s: p for s, p in self.images.items() if s in keep},
+                       labelme={s: p for s, p in self.labelme.items() if s in keep},
+                       masks={c: {s: p for s, p in files.items() if s in keep} for c, files in self.masks.items()})
+
 
 def scan_real_set(name: str, root: str | Path) -> RealSet:
     """Index a real set folder; raises :class:`InputError` when it has no ``images/`` folder."""

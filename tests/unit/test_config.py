@@ -150,6 +150,8 @@ def test_studies_expand_for_the_largest_annotated_set(tmp_path):
     assert training_settings(cfg, "unet", "ft3_video")["batch_size"] == 4  # the method's own setting stays
     assert prediction_settings(cfg, "unet", "ft3_video") == {"tta": False, "precision": "auto"}
     assert prediction_settings(cfg, "unet", "perlin") == {"tta": True, "precision": "auto"}
+    assert all(cfg["datasets"][d]["eval_images"] == 10 for d in added if not d.startswith("ftpool_"))
+    assert "eval_images" not in cfg["datasets"]["perlin"]
 
 
 def test_fewer_than_two_annotated_sets_means_no_studies(tmp_path):

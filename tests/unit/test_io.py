@@ -93,6 +93,22 @@ def test_scan_real_set_layout(tmp_path):
     assert list(rs.masks["dislocation"]) == ["f2"] and rs.annotated_stems() == ["f1", "f2"]
 
 
+def test_spread_subset_keeps_evenly_spaced_annotated_images(tmp_path):
+    for sub in ["images", "masks/dislocation", "labelme"]:
+        (tmp_path / sub).mkdir(parents=True)
+    for i in range(12):
+        cv2.imwrite(str(tmp_path / "images" / f"f{i:02d}.png"), np.zeros((8, 8), np.uint8))
+        if i < 10:  # f10 and f11 are not annotated
+            cv2.imwrite(str(tmp_path / "masks" / "dislocation" / f"f{i:02d}.png"), np.zeros((8, 8), np.uint8))
+    (tmp_path / "labelme" / "f09.json").write_text(json.dumps({"shapes": []}))
+    rs = scan_real_set("s", tmp_path)
+    cut = rs.spread_subset(4)
+    assert cut.annotated_stems() == ["f00", "f03", "f06", "f09"] and sorted(cut.images) == cut.annotated_stems()
+    assert list(cut.labelme) == ["f09"] and list(cut.masks["dislocation"]) == ["f00", "f03", "f06", "f09"]
+    assert rs.spread_subset(1).annotated_stems() == ["f00"]
+    assert rs.spread_subset(None) is rs and rs.spread_subset(10) is rs and len(rs.images) == 12
+
+
 def test_set_without_images_folder_is_refused(tmp_path):
     with pytest.raises(InputError, match="has no images/ folder"):
         scan_real_set("s", tmp_path)

@@ -2,6 +2,7 @@
 
 import filecmp
 import json
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -321,3 +322,64 @@ def test_contrast_varies_along_a_line_around_its_own_level():
     assert np.allclose(steady, 0.06, atol=1e-3)
     assert along.min() > 0.06 * 0.6 and along.max() < 0.06 * 1.4
     assert along.max() - along.min() > 0.06 * 0.2
+
+
+def _straight(cls: str, width: float = 3.0, contrast: float = 0.5, bright: bool = False):
+    from disloctem.synth.microstructure import Line
+
+    return Line(cls, np.stack([np.linspace(10, 500, 8), np.full(8, 64.0)], axis=1), width, contrast, bright)
+
+
+PLAIN = dict(p_break=0.0, width_modulation=0.0, contrast_modulation=0.0, p_oscillation=0.0, p_side_lobe=0.0)
+
+
+def test_beaded_dislocations_oscillate_along_their_length_but_their_labels_do_not():
+    from disloctem.synth.render import draw_line_layer
+
+    params = replace(RenderParams(**PLAIN), p_oscillation=1.0, oscillation_period=(10.0, 10.0),
+                     oscillation_depth=(0.8, 0.8))
+    line = _straight("dislocation")
+    dark, _ = draw_line_layer([line], (128, 512), params, np.random.default_rng(5))
+    along = dark[64, 20:490]
+    beads = along > 0.3
+    starts = np.flatnonzero(np.diff(beads.astype(int)) == 1)
+    assert along.min() == pytest.approx(0.1, abs=0.01) and along.max() == pytest.approx(0.5, abs=0.01)
+    assert 0.35 < beads.mean() < 0.65 and len(starts) >= 40
+    assert set(np.diff(starts)) <= {9, 10, 11}
+    masks, _ = rasterise_labels([line], (128, 512), 3)
+    assert (masks[0, 64, 20:490] > 0).all()
+
+
+def test_slip_traces_are_never_beaded():
+    from disloctem.synth.render import draw_line_layer
+
+    params = replace(RenderParams(**PLAIN), p_oscillation=1.0, p_side_lobe=1.0)
+    dark, bright = draw_line_layer([_straight("slip_trace")], (128, 512), params, np.random.default_rng(5))
+    assert np.allclose(dark[64, 20:490], 0.5) and not bright.any()
+
+
+@pytest.mark.parametrize("bright_line", [False, True])
+def test_side_lobe_is_a_fringe_of_opposite_contrast_on_one_side_of_the_line(bright_line):
+    from disloctem.synth.render import draw_line_layer
+
+    params = replace(RenderParams(**PLAIN), p_side_lobe=1.0, side_lobe_gap=(1.0, 1.0))
+    line = _straight("dislocation", bright=bright_line)
+    dark, bright = draw_line_layer([line], (128, 512), params, np.random.default_rng(5))
+    own, lobe = (bright, dark) if bright_line else (dark, bright)
+    rows = np.flatnonzero(lobe[:, 100:400].max(axis=1) > 0)
+    assert np.allclose(own[63:66, 100:400], 0.5)
+    assert len(rows) == 1 and abs(rows[0] - 64) == 3  # 1.5 px half width + 1 px gap + 0.5 px
+    assert 0.5 * 0.3 <= lobe[rows[0], 100:400].max() <= 0.5 * 0.7
+
+
+def test_a_tangle_crowds_short_curved_dislocations_into_one_region():
+    p = MicrostructureParams(pileups=(0, 0), free_dislocations=(0, 0), extra_slip_traces=(0, 0),
+                             p_grain_boundary=0.0, p_tangle=1.0, tangle_count=(12, 12),
+                             tangle_radius=(50.0, 50.0), tangle_length=(30.0, 60.0))
+    lines = sample_microstructure(p, 512, np.random.default_rng(4))
+    centres = np.array([ln.support.mean(axis=0) for ln in lines])
+    lengths = [np.linalg.norm(np.diff(ln.support, axis=0), axis=1).sum() for ln in lines]
+    assert len(lines) == 12 and {ln.cls for ln in lines} == {"dislocation"}
+    assert np.linalg.norm(centres - centres.mean(axis=0), axis=1).max() < 4 * 50
+    assert 25 < min(lengths) and max(lengths) < 100
+    assert sample_microstructure(replace(p, p_tangle=0.0), 512, np.random.default_rng(4)) == []

@@ -99,11 +99,17 @@ def finetune_source(wildcards):
     return [f"results/models/{wildcards.method}/{base}/model.pt"] if base else []
 
 
+def eval_images(wildcards):
+    """How many annotated images of a real set this dataset's models are scored on (None: all)."""
+    return config["datasets"].get(getattr(wildcards, "dataset", "none"), {}).get("eval_images")
+
+
 def set_images(wildcards):
-    """Input images of an evaluation set (the dataset folder for the held-out split)."""
+    """Input images of an evaluation set (the dataset folder for the held-out split), cut to the
+    dataset's ``eval_images``."""
     if wildcards.evalset == HELDOUT:
         return [f"results/synthetic/{heldout_dataset(wildcards)}"]
-    return [str(p) for p in REAL_SETS[wildcards.evalset].images.values()]
+    return [str(p) for p in REAL_SETS[wildcards.evalset].spread_subset(eval_images(wildcards)).images.values()]
 
 
 def real_set_paths():

@@ -10,6 +10,7 @@ rule evaluate_predictions:
     params:
         real_sets=real_set_paths(),
         heldout_from=lambda w: f"results/synthetic/{heldout_dataset(w)}",
+        max_images=eval_images,
         tolerance=config["evaluation"]["tolerance_px"],
         match_distance=config["evaluation"]["match_distance_px"],
     log:
@@ -50,6 +51,7 @@ rule measure_lines:
     params:
         real_sets=real_set_paths(),
         heldout_from=lambda w: f"results/synthetic/{heldout_dataset(w)}",
+        max_images=eval_images,
         pixel_size_nm=set_setting("pixel_size_nm"),
         thickness_nm=set_setting("foil_thickness_nm"),
         pileups=config.get("physics", {}),

@@ -18,6 +18,7 @@ rule predict_lines:
         auto_scales=config.get("auto_scales", [1.0]),
         real_sets=real_set_paths(),
         heldout_from=lambda w: f"results/synthetic/{heldout_dataset(w)}",
+        max_images=eval_images,
     threads: workflow.cores
     log:
         "logs/predict_lines/{evalset}/{method}/{dataset}.log",

@@ -74,6 +74,14 @@ class MicrostructureParams:
     # ones (1.0: always, as the dense-faint ablation; docs/design.md)
     p_log_scales: float = 0.35
     p_bright: float = 0.1
+    # tangles: many short, strongly curved dislocations crowded into one region, as in deformed
+    # metals (dislocation tangles, cell walls, networks), in this fraction of the images (off by
+    # default: one run with 0.15 scored lower on both development sets; an ablation in
+    # config/ablations.yaml and config/paper.yaml)
+    p_tangle: float = 0.0
+    tangle_count: tuple[int, int] = (8, 30)
+    tangle_radius: Range = (40.0, 160.0)  # px: the spread of the dislocation centres
+    tangle_length: Range = (20.0, 120.0)
     templates: tuple[Array, ...] = field(default=(), repr=False)  # normalised real line shapes
     p_template: float = 0.0  # probability of a template shape instead of a polynomial
 
@@ -187,6 +195,25 @@ def sample_free_dislocation(p: MicrostructureParams, size: int, rng: np.random.G
     return Line("dislocation", resample_polyline(curve, p.k_support), **attrs)
 
 
+def sample_tangle(p: MicrostructureParams, size: int, rng: np.random.Generator) -> list[Line]:
+    """A tangle: ``tangle_count`` short dislocations of every direction, curved twice as much as
+    free ones, their centres spread normally around one point, with contrast and width of one
+    draw, jittered per line."""
+    scale = size / 512.0
+    center = rng.uniform(0.2 * size, 0.8 * size, size=2)
+    radius = rng.uniform(*p.tangle_radius) * scale
+    attrs = _line_attrs(p, rng, p.contrast, draws_log_scales(p, rng))
+    lines = []
+    for _ in range(int(rng.integers(p.tangle_count[0], p.tangle_count[1] + 1))):
+        curve = random_polynomial_curve(center + rng.normal(0.0, radius / 2, size=2),
+                                        rng.uniform(*p.tangle_length) * scale, rng.uniform(0, np.pi),
+                                        2.0 * p.curvature, rng)
+        lines.append(Line("dislocation", resample_polyline(curve, p.k_support),
+                          width=attrs["width"] * rng.uniform(0.8, 1.2),
+                          contrast=attrs["contrast"] * rng.uniform(0.7, 1.3), bright=attrs["bright"]))
+    return lines
+
+
 def sample_pileup(p: MicrostructureParams, size: int, index: int, rng: np.random.Generator) -> list[Line]:
     """Dislocations gliding in one slip band, optionally with the band's two slip traces.
 
@@ -256,7 +283,8 @@ def sample_grain_boundary(p: MicrostructureParams, size: int, rng: np.random.Gen
 
 
 def sample_microstructure(p: MicrostructureParams, size: int, rng: np.random.Generator) -> list[Line]:
-    """All lines of one image: grain boundary first, then slip traces, pile-ups, free dislocations."""
+    """All lines of one image: grain boundary first, then slip traces, pile-ups, free
+    dislocations, a tangle."""
     lines: list[Line] = []
     if rng.random() < p.p_grain_boundary:
         lines.append(sample_grain_boundary(p, size, rng))
@@ -266,4 +294,6 @@ def sample_microstructure(p: MicrostructureParams, size: int, rng: np.random.Gen
         lines.extend(sample_pileup(p, size, i, rng))
     for _ in range(int(rng.integers(p.free_dislocations[0], p.free_dislocations[1] + 1))):
         lines.append(sample_free_dislocation(p, size, rng))
+    if p.p_tangle > 0 and rng.random() < p.p_tangle:
+        lines.extend(sample_tangle(p, size, rng))
     return lines

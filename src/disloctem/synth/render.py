@@ -36,6 +36,11 @@ class RenderParams:
     bend_width: Range = (6.0, 50.0)  # their 1/e half width, px
     bend_strength: Range = (0.1, 0.45)
     p_fringes: float = 0.1  # probability of thickness fringes along a foil edge (unlabelled)
+    p_oscillation: float = 0.2  # dislocations whose contrast oscillates along them (inclined in the foil: beaded lines)
+    oscillation_period: Range = (5.0, 25.0)  # px from bead to bead
+    oscillation_depth: Range = (0.4, 0.95)  # fraction of the contrast lost between beads
+    p_side_lobe: float = 0.15  # dislocations with a fringe of opposite contrast beside them (black-white contrast)
+    side_lobe_gap: Range = (0.5, 3.0)  # px between the line's edge and the fringe
     label_width: int = 3  # width of lines in the semantic and instance masks, px
 
     def to_dict(self) -> dict:
@@ -91,11 +96,39 @@ def modulation_field(shape: tuple[int, int], amount: float, rng: np.random.Gener
     return np.clip(1.0 + amount * field, 0.0, None)
 
 
+def draw_runs(canvas: Array, pts: Array, widths: Array, on: Array, level: float) -> None:
+    """Draw the points of ``pts`` where ``on`` is true, one polyline per run of points at equal
+    drawn width (``widths`` as :func:`cv_widths` gives them), in place."""
+    n = len(pts)
+    change = np.flatnonzero((widths[1:] != widths[:-1]) | (on[1:] != on[:-1])) + 1
+    for a, b in zip(np.concatenate([[0], change]), np.concatenate([change, [n]])):
+        if on[a]:
+            draw_polyline(canvas, pts[a:min(b + 1, n)], level, float(widths[a]))
+
+
+def oscillation_beads(pts: Array, widths: Array, period: float, rng: np.random.Generator) -> Array:
+    """Where along a curve the contrast of an inclined dislocation peaks (bool per point): half
+    of every ``period`` px of arc length, at a random phase, once the round caps of the drawn
+    runs (``widths`` - 1 px per run) are added; at least a point per period."""
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
+    return ((arc + rng.uniform(0, period)) % period) < np.maximum(1.0, period / 2 - (widths - 1))
+
+
+def curve_normals(pts: Array) -> Array:
+    """Unit normals (N, 2) of a sampled curve, all on the same side of it."""
+    tangent = np.gradient(pts, axis=0) if len(pts) > 1 else np.array([[1.0, 0.0]])
+    tangent = tangent / np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-9)
+    return np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
+
+
 def draw_line_layer(lines: list[Line], shape: tuple[int, int], params: RenderParams,
                     rng: np.random.Generator) -> tuple[Array, Array]:
     """Dark and bright attenuation layers (float32, 0..1) of all lines, with breaks, width
     varying along each line and contrast varying smoothly over the image (so along and between
-    lines), before the profile blur. Where lines cross, the line drawn later sets the contrast."""
+    lines), before the profile blur. Some dislocations are beaded (contrast oscillating along
+    them, as dislocations inclined in the foil show it) and some carry a 1-px fringe of the
+    opposite contrast beside them (black-white contrast); their labels are the whole line as
+    always. Where lines cross, the line drawn later sets the contrast."""
     dark = np.zeros(shape, np.float32)
     bright = np.zeros(shape, np.float32)
     for line in lines:
@@ -109,11 +142,17 @@ def draw_line_layer(lines: list[Line], shape: tuple[int, int], params: RenderPar
         widths = cv_widths(line.width * _modulation(n, params.width_modulation, rng))
         target = bright if line.bright else dark
         level = float(np.clip(line.contrast, 0.0, 1.0))
-        # one polyline per run of kept points at equal drawn width
-        change = np.flatnonzero((widths[1:] != widths[:-1]) | (keep[1:] != keep[:-1])) + 1
-        for a, b in zip(np.concatenate([[0], change]), np.concatenate([change, [n]])):
-            if keep[a]:
-                draw_polyline(target, pts[a:min(b + 1, n)], level, float(widths[a]))
+        is_dislocation = line.cls == "dislocation"
+        if is_dislocation and rng.random() < params.p_oscillation:
+            beads = oscillation_beads(pts, widths, rng.uniform(*params.oscillation_period), rng) & keep
+            draw_runs(target, pts, widths, keep, level * (1.0 - rng.uniform(*params.oscillation_depth)))
+            draw_runs(target, pts, widths, beads, level)
+        else:
+            draw_runs(target, pts, widths, keep, level)
+        if is_dislocation and rng.random() < params.p_side_lobe:
+            offset = widths / 2 + rng.uniform(*params.side_lobe_gap) + 0.5
+            lobe = pts + float(rng.choice([-1.0, 1.0])) * offset[:, None] * curve_normals(pts)
+            draw_runs(dark if line.bright else bright, lobe, np.ones(n), keep, level * rng.uniform(0.3, 0.7))
     if params.contrast_modulation > 0:
         field = modulation_field(shape, params.contrast_modulation, rng)
         dark = np.minimum(dark * field, 1.0)
@@ -208,7 +247,7 @@ def render_image(background: Array, lines: list[Line], params: RenderParams,
     dark, bright = draw_line_layer(lines, img.shape, params, rng)
     sigma = rng.uniform(*params.line_blur)
     img *= 1.0 - cv2.GaussianBlur(dark, (0, 0), sigma)
-    if any(line.bright for line in lines):  # most images have none: skip the empty layer
+    if bright.any():  # most images have no bright line or fringe: skip the empty layer
         img += cv2.GaussianBlur(bright, (0, 0), sigma) * (1.0 - img) * 0.8
     blur = rng.uniform(*params.blur)
     if blur > 0.2:
