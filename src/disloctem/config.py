@@ -228,12 +228,12 @@ def expand_studies(config: dict, real_sets: dict[str, RealSet]) -> list[str]:
     if base not in config["methods"][method]["datasets"]:
         raise ConfigError(f"studies.base: {base!r} is not a dataset {method} is trained on")
     seed, n_val = st.get("seed", 0), st.get("n_val", 2)
-    predict = {"predict": {"tta": st.get("tta", False)}}
+    scoring = {"predict": {"tta": st.get("tta", False)}}  # how every study model predicts and is scored
     if st.get("eval_images") is not None:
-        predict["eval_images"] = st["eval_images"]
+        scoring["eval_images"] = st["eval_images"]
     added: dict[str, dict] = {}
     for src in sources:
-        common = {"kind": "real", "source": src, "n_val": n_val, "seed": seed, **predict}
+        common = {"kind": "real", "source": src, "n_val": n_val, "seed": seed, **scoring}
         if st.get("real_only", True):
             added[f"real_{src}"] = {**common, "train": st.get("scratch_train", {})}
         for n in st.get("finetune_images", []):
@@ -244,7 +244,7 @@ def expand_studies(config: dict, real_sets: dict[str, RealSet]) -> list[str]:
             added[f"ftpool_{src}"] = {**common, "n_train": n_mix}
             added[f"mixed_{src}"] = {"kind": "mixed", "parts": {base: 1, f"ftpool_{src}": st.get("mixed_repeat", 20)},
                                      "seed": seed, "finetune_from": base, "train": st.get("finetune_train", {}),
-                                     **predict}
+                                     **scoring}
     clash = sorted(set(added) & set(config["datasets"]))
     if clash:
         raise ConfigError(f"datasets: {', '.join(clash)} clash with the names the studies generate")

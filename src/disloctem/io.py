@@ -308,11 +308,14 @@ def heldout_set(dataset_dir: str | Path) -> RealSet:
                    labelme={s: root / "labelme" / f"{s}.json" for s in stems})
 
 
-def resolve_set(name: str, real_sets: dict[str, str], dataset_dir: str | Path) -> RealSet:
-    """A set by name: ``heldout`` is the val split of ``dataset_dir``, others are real folders."""
+def resolve_set(name: str, real_sets: dict[str, str], dataset_dir: str | Path,
+                max_images: int | None = None) -> RealSet:
+    """A set by name: ``heldout`` is the val split of ``dataset_dir``, others are real folders,
+    cut to ``max_images`` annotated images (:meth:`RealSet.spread_subset`; a dataset's
+    ``eval_images``, which concerns real sets only)."""
     if name == HELDOUT:
         return heldout_set(dataset_dir)
-    return scan_real_set(name, real_sets[name])
+    return scan_real_set(name, real_sets[name]).spread_subset(max_images)
 
 
 def image_shape(path: str | Path) -> tuple[int, int]:

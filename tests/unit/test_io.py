@@ -5,7 +5,15 @@ import numpy as np
 import pytest
 import tifffile
 
-from disloctem.io import InputError, heldout_set, image_shape, read_grayscale, read_labelme_lines, scan_real_set
+from disloctem.io import (
+    InputError,
+    heldout_set,
+    image_shape,
+    read_grayscale,
+    read_labelme_lines,
+    resolve_set,
+    scan_real_set,
+)
 
 
 def test_read_16bit_tiff_and_colour_png(tmp_path):
@@ -107,6 +115,12 @@ def test_spread_subset_keeps_evenly_spaced_annotated_images(tmp_path):
     assert list(cut.labelme) == ["f09"] and list(cut.masks["dislocation"]) == ["f00", "f03", "f06", "f09"]
     assert rs.spread_subset(1).annotated_stems() == ["f00"]
     assert rs.spread_subset(None) is rs and rs.spread_subset(10) is rs and len(rs.images) == 12
+    assert resolve_set("s", {"s": str(tmp_path)}, "unused", 4).annotated_stems() == cut.annotated_stems()
+
+
+def test_resolve_set_cuts_real_sets_only(tiny_dataset):
+    val = heldout_set(tiny_dataset).annotated_stems()
+    assert resolve_set("heldout", {}, tiny_dataset, 1).annotated_stems() == val and len(val) > 1
 
 
 def test_set_without_images_folder_is_refused(tmp_path):

@@ -9,8 +9,8 @@ from disloctem.runlog import rule_logging
 
 with rule_logging(snakemake.log[0]):  # noqa: F821
     w = snakemake.wildcards  # noqa: F821
-    rs = resolve_set(w.evalset, snakemake.params.real_sets, snakemake.params.heldout_from)  # noqa: F821
-    rs = rs.spread_subset(snakemake.params.max_images)  # noqa: F821
+    rs = resolve_set(w.evalset, snakemake.params.real_sets, snakemake.params.heldout_from,  # noqa: F821
+                     snakemake.params.max_images)  # noqa: F821
     result = evaluate_set(rs, snakemake.input.predictions, snakemake.params.tolerance,  # noqa: F821
                           snakemake.params.match_distance)  # noqa: F821
     write_json(snakemake.output[0], {"method": w.method, "dataset": w.dataset, **result})  # noqa: F821

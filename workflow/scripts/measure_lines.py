@@ -10,8 +10,7 @@ from disloctem.runlog import rule_logging
 
 with rule_logging(snakemake.log[0]):  # noqa: F821
     sm = snakemake  # noqa: F821
-    rs = resolve_set(sm.wildcards.evalset, sm.params.real_sets, sm.params.heldout_from).spread_subset(
-        sm.params.max_images)
+    rs = resolve_set(sm.wildcards.evalset, sm.params.real_sets, sm.params.heldout_from, sm.params.max_images)
     rows = measure_set(rs, sm.input.predictions, dataclass_from_dict(PileupParams, sm.params.pileups),
                        sm.params.pixel_size_nm, sm.params.thickness_nm)
     w = sm.wildcards

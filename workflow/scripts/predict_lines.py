@@ -13,8 +13,8 @@ from disloctem.runlog import rule_logging
 with rule_logging(snakemake.log[0]):  # noqa: F821
     sm = snakemake  # noqa: F821
     torch.set_num_threads(sm.threads)
-    rs = resolve_set(sm.wildcards.evalset, sm.params.real_sets, sm.params.heldout_from)
-    images = rs.spread_subset(sm.params.max_images).images
+    images = resolve_set(sm.wildcards.evalset, sm.params.real_sets, sm.params.heldout_from,
+                         sm.params.max_images).images
     predictor = method_predictor(sm.wildcards.method, sm.input.model, sm.params.postprocess, sm.params.predict,
                                  sm.params.device)
     predict_images(images, sm.output[0], predictor, sm.params.scale, sm.params.auto_scales)

@@ -177,6 +177,13 @@ def _line_attrs(p: MicrostructureParams, rng: np.random.Generator, contrast: Ran
     }
 
 
+def _jittered(attrs: dict, rng: np.random.Generator) -> dict:
+    """One line's attributes in a group sharing ``attrs`` (a pile-up, a tangle): width within
+    +-20 %, contrast within +-30 %."""
+    return {"width": attrs["width"] * rng.uniform(0.8, 1.2), "contrast": attrs["contrast"] * rng.uniform(0.7, 1.3),
+            "bright": attrs["bright"]}
+
+
 def _straight(center: Array, angle: float, length: float, k: int) -> Array:
     u = np.array([np.cos(angle), np.sin(angle)])
     return center + np.outer(np.linspace(-0.5, 0.5, k) * length, u)
@@ -198,7 +205,7 @@ def sample_free_dislocation(p: MicrostructureParams, size: int, rng: np.random.G
 def sample_tangle(p: MicrostructureParams, size: int, rng: np.random.Generator) -> list[Line]:
     """A tangle: ``tangle_count`` short dislocations of every direction, curved twice as much as
     free ones, their centres spread normally around one point, with contrast and width of one
-    draw, jittered per line."""
+    draw, jittered per line (:func:`_jittered`)."""
     scale = size / 512.0
     center = rng.uniform(0.2 * size, 0.8 * size, size=2)
     radius = rng.uniform(*p.tangle_radius) * scale
@@ -208,9 +215,7 @@ def sample_tangle(p: MicrostructureParams, size: int, rng: np.random.Generator) 
         curve = random_polynomial_curve(center + rng.normal(0.0, radius / 2, size=2),
                                         rng.uniform(*p.tangle_length) * scale, rng.uniform(0, np.pi),
                                         2.0 * p.curvature, rng)
-        lines.append(Line("dislocation", resample_polyline(curve, p.k_support),
-                          width=attrs["width"] * rng.uniform(0.8, 1.2),
-                          contrast=attrs["contrast"] * rng.uniform(0.7, 1.3), bright=attrs["bright"]))
+        lines.append(Line("dislocation", resample_polyline(curve, p.k_support), **_jittered(attrs, rng)))
     return lines
 
 
@@ -249,14 +254,7 @@ def sample_pileup(p: MicrostructureParams, size: int, index: int, rng: np.random
         along = x + np.tan(inclination) * (s - 0.5) * width + jitter_bow * width * shape
         across = (s - 0.5) * width
         curve = head + np.outer(along, u) + np.outer(across, n)
-        lines.append(Line(
-            "dislocation",
-            resample_polyline(curve, p.k_support),
-            width=attrs["width"] * rng.uniform(0.8, 1.2),
-            contrast=attrs["contrast"] * rng.uniform(0.7, 1.3),
-            bright=attrs["bright"],
-            pileup=index,
-        ))
+        lines.append(Line("dislocation", resample_polyline(curve, p.k_support), **_jittered(attrs, rng), pileup=index))
     if rng.random() < p.p_band_traces:
         trace_len = (positions.max() - positions.min() + width) * rng.uniform(1.5, 4.0)
         mid = head + u * positions.mean()
