@@ -12,7 +12,8 @@ the default config's ``auto_scales``) and the lines are scored against the set's
 centreline precision / recall / F1 and the number of predicted lines. The degradations stand for
 what other microscopes, cameras and file habits do to a micrograph: pixel noise of raw in-situ
 frames (Gaussian, or shot noise of a few counts per pixel), defocus blur, JPEG storage, a low
-bit depth at low contrast, gamma, uneven illumination and inverted (dark-field) contrast.
+bit depth at low contrast, gamma, uneven illumination, inverted (dark-field) contrast, and a
+burned-in scale bar, arrow and panel letter.
 """
 
 from __future__ import annotations
@@ -73,6 +74,25 @@ def illumination(amount: float) -> Degradation:
     return degrade
 
 
+def burned_in_annotations(img: Array, rng: np.random.Generator) -> Array:
+    """A white scale bar with "200 nm" above it (bottom right), a "g" arrow (top left) and the
+    panel letter "(a)" (bottom left), sized to the image, as figure panels and microscope
+    software burn them in; the annotation is unchanged, so lines traced on them cost precision."""
+    h, w = img.shape
+    ink = np.zeros((h, w), np.uint8)  # OpenCV writes text on 8 bits only
+    stroke = max(1, h // 300)
+    bar, x1, y1 = int(w * 0.2), w - int(w * 0.25), h - h // 12
+    cv2.rectangle(ink, (x1, y1), (x1 + bar, y1 + max(3, h // 80)), 255, -1)
+    cv2.putText(ink, "200 nm", (x1 + bar // 6, y1 - 8), cv2.FONT_HERSHEY_SIMPLEX, h / 600, 255, stroke, cv2.LINE_AA)
+    tail, head = (w // 12, h // 6), (w // 12 + w // 8, h // 6 - h // 16)
+    cv2.arrowedLine(ink, tail, head, 255, max(1, h // 250), cv2.LINE_AA, tipLength=0.2)
+    cv2.putText(ink, "g", (head[0] + 5, head[1]), cv2.FONT_HERSHEY_SIMPLEX, h / 500, 255, stroke, cv2.LINE_AA)
+    cv2.putText(ink, "(a)", (w // 40, h - h // 30), cv2.FONT_HERSHEY_SIMPLEX, h / 450, 255, max(1, h // 250),
+                cv2.LINE_AA)
+    alpha = ink / 255.0
+    return np.clip(img, 0, 1) * (1 - alpha) + alpha
+
+
 DEGRADATIONS: dict[str, Degradation] = {
     "none": lambda img, rng: img,
     "noise0.05": gaussian_noise(0.05),
@@ -86,6 +106,7 @@ DEGRADATIONS: dict[str, Degradation] = {
     "illumination": illumination(0.7),
     "hot0.001": hot_pixels(0.001),
     "inverted": lambda img, rng: 1.0 - img,
+    "annotated": burned_in_annotations,
 }
 
 

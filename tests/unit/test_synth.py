@@ -11,8 +11,9 @@ import pytest
 from disloctem import CLASSES
 from disloctem.geometry import spline_through
 from disloctem.io import read_labelme_lines
+from disloctem.synth.annotations import occupied_mask, scale_bar_stamp
 from disloctem.synth.backgrounds import PerlinParams, fractal_perlin, render_perlin_background
-from disloctem.synth.dataset import DatasetParams, write_dataset
+from disloctem.synth.dataset import DatasetParams, render_sample, write_dataset
 from disloctem.synth.microstructure import (
     MicrostructureParams,
     draws_log_scales,
@@ -383,3 +384,27 @@ def test_a_tangle_crowds_short_curved_dislocations_into_one_region():
     assert np.linalg.norm(centres - centres.mean(axis=0), axis=1).max() < 4 * 50
     assert 25 < min(lengths) and max(lengths) < 100
     assert sample_microstructure(replace(p, p_tangle=0.0), 512, np.random.default_rng(4)) == []
+
+
+def test_burned_in_annotations_stay_off_the_labelled_lines():
+    """Scale bars, arrows and texts land only where no line is labelled (4 px margin); with
+    ``p_annotations`` 0 the images are those of an image without annotations."""
+    pool = [np.full((256, 256), 0.5, np.float32)]
+    plain = DatasetParams(name="t", size=256, seed=3, render=RenderParams(p_annotations=0.0))
+    stamped = replace(plain, render=RenderParams(p_annotations=1.0))
+    annotated = 0
+    for i in range(6):
+        a, lines = render_sample(plain, i, pool)
+        b, _ = render_sample(stamped, i, pool)
+        changed = a != b
+        annotated += changed.any()
+        assert not (changed & (occupied_mask(lines, a.shape, 3) > 0)).any()
+    assert annotated >= 5  # a stamp only fails to find a line-free place in a crowded image
+
+
+def test_scale_bar_is_a_straight_solid_bar_with_its_length_written_beside_it():
+    stamp = scale_bar_stamp(512, np.random.default_rng(2))
+    full_rows = np.flatnonzero((stamp.ink >= 1.0).sum(axis=1) >= 0.08 * 512)
+    assert 2 <= len(full_rows) <= 10 and np.all(np.diff(full_rows) == 1)  # one bar, 2-10 px thick
+    text_rows = np.flatnonzero((stamp.ink > 0.5).any(axis=1) & ~np.isin(np.arange(stamp.shape[0]), full_rows))
+    assert len(text_rows) >= 5  # the label above or below it

@@ -29,6 +29,7 @@ import numpy as np
 from .. import CLASSES
 from ..geometry import clip_to_image, resample_by_step
 from ..io import AnnotatedLine, labelme_document, link_or_copy, write_json
+from .annotations import burn_in_annotations
 from .microstructure import Line, MicrostructureParams, sample_microstructure
 from .render import RenderParams, dense_curve, rasterise_labels, render_image
 
@@ -200,11 +201,17 @@ def image_stem(index: int) -> str:
 
 
 def render_sample(params: DatasetParams, index: int, pool: list[Array]) -> tuple[Array, list[Line]]:
-    """Image ``index`` of a dataset and its lines; depends only on the seed and the index."""
+    """Image ``index`` of a dataset and its lines; depends only on the seed and the index. The
+    burned-in annotations draw from a stream of their own, so images without them are the same
+    whatever ``p_annotations`` is."""
     rng = np.random.default_rng([params.seed, index])
     background = pick_background(pool, params.size, rng)
     lines = sample_microstructure(params.microstructure, params.size, rng)
-    return render_image(background, lines, params.render, rng), lines
+    image = render_image(background, lines, params.render, rng)
+    overlay_rng = np.random.default_rng([params.seed, index, 1])
+    if overlay_rng.random() < params.render.p_annotations:
+        image = burn_in_annotations(image, lines, overlay_rng)
+    return image, lines
 
 
 def write_sample(params: DatasetParams, index: int, pool: list[Array], out: Path) -> tuple[str, str]:

@@ -41,6 +41,7 @@ class RenderParams:
     oscillation_depth: Range = (0.4, 0.95)  # fraction of the contrast lost between beads
     p_side_lobe: float = 0.15  # dislocations with a fringe of opposite contrast beside them (black-white contrast)
     side_lobe_gap: Range = (0.5, 3.0)  # px between the line's edge and the fringe
+    p_annotations: float = 0.5  # images with burned-in scale bar, arrow or text (unlabelled; synth.annotations)
     label_width: int = 3  # width of lines in the semantic and instance masks, px
 
     def to_dict(self) -> dict:
