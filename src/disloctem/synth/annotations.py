@@ -26,11 +26,11 @@ OTHER_TEXTS = ("200 kV", "300kV", "x50k", "t = 12 s", "BF", "WBDF", "STEM", "#3"
 
 @dataclass
 class Stamp:
-    """One annotation drawn on its own canvas: ``ink`` (float coverage 0..1) and ``box``, an
-    optional filled backing rectangle in the opposite colour, both the stamp's size."""
+    """One annotation drawn on its own canvas: ``ink`` (float coverage 0..1), on a filled
+    rectangle of the opposite colour where ``backed``."""
 
     ink: Array
-    box: Array | None = None
+    backed: bool = False
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -69,7 +69,7 @@ def scale_bar_stamp(width: int, rng: np.random.Generator) -> Stamp:
     else:
         ink[4:4 + thick, bar_x:bar_x + bar_len] = 1.0
         ink[4 + thick + gap:4 + thick + gap + label.shape[0], text_x:text_x + label.shape[1]] = label
-    return Stamp(ink, np.ones_like(ink) if rng.random() < 0.35 else None)
+    return Stamp(ink, backed=bool(rng.random() < 0.35))
 
 
 def arrow_stamp(rng: np.random.Generator) -> Stamp:
@@ -100,7 +100,7 @@ def arrow_stamp(rng: np.random.Generator) -> Stamp:
 def text_stamp(text: str, rng: np.random.Generator) -> Stamp:
     """A short text (panel letter or acquisition note), on a fifth of them with a backing box."""
     ink = text_ink(text, rng, rng.uniform(8, 26))
-    return Stamp(ink, np.ones_like(ink) if rng.random() < 0.2 else None)
+    return Stamp(ink, backed=bool(rng.random() < 0.2))
 
 
 def panel_letter(rng: np.random.Generator) -> str:
@@ -162,7 +162,7 @@ def burn_in_annotations(img: Array, lines: list[Line], rng: np.random.Generator,
         y, x = spot
         sh, sw = stamp.shape
         window = out[y:y + sh, x:x + sw]
-        if stamp.box is not None:
+        if stamp.backed:
             window[:] = backing
         window[:] = window * (1 - stamp.ink) + colour * stamp.ink
         taken[max(0, y - margin):y + sh + margin, max(0, x - margin):x + sw + margin] = 1
