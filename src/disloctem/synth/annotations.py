@@ -84,8 +84,8 @@ def arrow_stamp(rng: np.random.Generator) -> Stamp:
     w = int(abs(dx)) + lw + 2 * m + 4
     h = int(abs(dy)) + lh + 2 * m + 4
     ink = np.zeros((h, w), np.uint8)
-    x0 = m + (lw if dx < 0 else 0) + (0 if dx >= 0 else int(abs(dx)))
-    y0 = m + (lh if dy < 0 else 0) + (0 if dy >= 0 else int(abs(dy)))
+    x0 = m + (lw + int(-dx) if dx < 0 else 0)  # an arrow pointing left or up leaves room for its label
+    y0 = m + (lh + int(-dy) if dy < 0 else 0)
     head = (int(round(x0 + dx)), int(round(y0 + dy)))
     cv2.arrowedLine(ink, (x0, y0), head, 255, int(rng.integers(1, 4)), cv2.LINE_AA,
                     tipLength=float(rng.uniform(0.15, 0.35)))
@@ -124,7 +124,8 @@ def annotation_stamps(width: int, rng: np.random.Generator) -> list[Stamp]:
 
 
 def occupied_mask(lines: list[Line], shape: tuple[int, int], margin: int) -> Array:
-    """Pixels within ``margin`` px of any line's curve (uint8 0/1)."""
+    """Pixels within ``margin`` px of any line's curve, and one more (uint8 0/1): OpenCV draws
+    the odd thickness ``2 * margin + 1`` two pixels wider."""
     mask = np.zeros(shape, np.uint8)
     for line in lines:
         pts = np.round(line.dense).astype(np.int32).reshape(-1, 1, 2)
