@@ -146,7 +146,9 @@ def test_studies_expand_for_the_largest_annotated_set(tmp_path):
     check_real_sources(cfg, sets)
     assert dataset_real_sources(cfg, "mixed_video") == {"video"}
     assert dataset_real_sources(cfg, "perlin") == set()
-    assert training_settings(cfg, "unet", "ft3_video")["time_budget_min"] == 0.8
+    studies_budget = cfg["studies"]["finetune_train"]["time_budget_min"]
+    assert studies_budget != cfg["methods"]["unet"]["train"]["time_budget_min"]
+    assert training_settings(cfg, "unet", "ft3_video")["time_budget_min"] == studies_budget  # the study's schedule wins
     assert training_settings(cfg, "unet", "ft3_video")["batch_size"] == 4  # the method's own setting stays
     assert prediction_settings(cfg, "unet", "ft3_video") == {"tta": False, "precision": "auto"}
     assert prediction_settings(cfg, "unet", "perlin") == {"tta": True, "precision": "auto"}
