@@ -4,11 +4,13 @@ from dataclasses import replace
 
 import numpy as np
 import torch
+from torchvision.ops import FrozenBatchNorm2d
 
 from disloctem.models.maskrcnn import MaskRCNNConfig, build_maskrcnn
 from disloctem.models.maskrcnn.data import InstanceCrops, instance_targets
 from disloctem.models.maskrcnn.model import set_input_size
 from disloctem.models.maskrcnn.predict import instances_to_lines
+from disloctem.models.maskrcnn.train import loss_mode
 from disloctem.postprocess import PostprocessParams
 
 from .method_contract import MethodContract
@@ -48,6 +50,59 @@ def test_model_predicts_at_the_input_size():
         out = model([torch.zeros(3, 96, 64)])[0]
     assert set(out) >= {"boxes", "labels", "scores", "masks"}
     assert out["masks"].shape[-2:] == (96, 64)
+
+
+def test_backbone_trained_from_random_weights_is_normalised():
+    """Frozen batch norm with its initial statistics is the identity: a ResNet built so from
+    random weights has no normalisation at all, and its features scale with its input."""
+    x = torch.randn(2, 3, 64, 64)
+    for norm, layer, normalised in (("batch", torch.nn.BatchNorm2d, True), ("frozen", FrozenBatchNorm2d, False)):
+        torch.manual_seed(0)
+        body = build_maskrcnn(MaskRCNNConfig(crop=64, backbone_norm=norm)).backbone.body.train()
+        assert {type(m) for m in body.modules() if "Norm" in type(m).__name__} == {layer}
+        with torch.no_grad():
+            small, large = (float(body(x * f)["3"].std()) for f in (1.0, 100.0))
+        assert (abs(large / small - 1) < 0.01) is normalised
+
+
+def test_models_saved_before_the_norm_option_keep_frozen_batch_norm():
+    old = {k: v for k, v in MaskRCNNConfig().to_dict().items() if k != "backbone_norm"}
+    assert MaskRCNNConfig.from_dict(old).backbone_norm == "frozen"
+    assert MaskRCNNConfig.from_dict(MaskRCNNConfig().to_dict()).backbone_norm == "batch"
+
+
+def test_validation_losses_leave_the_batch_norm_statistics_alone():
+    cfg = MaskRCNNConfig(crop=64, anchor_sizes=(8, 16, 32, 64, 128))
+    model = build_maskrcnn(cfg)
+    before = model.backbone.body.bn1.running_mean.clone()
+    target = instance_targets([LINE], cfg.classes, y=20, x=0, side=64, crop=64, width=5, min_pixels=20,
+                              k_rot=0, flip=False)
+    with torch.no_grad():
+        losses = loss_mode(model)([torch.randn(3, 64, 64)], [target])
+    assert set(losses) >= {"loss_mask", "loss_objectness"}
+    assert torch.equal(model.backbone.body.bn1.running_mean, before)
+
+
+def test_a_long_thin_line_survives_the_mask_heads_coarse_grid():
+    """A perfect 28x28 mask head on a 5-px line across a 512-px image: pasted back, its
+    probabilities peak below 0.5, so a fixed threshold loses most of the line; the instance's
+    own peak keeps it whole."""
+    from torchvision.models.detection.roi_heads import project_masks_on_boxes
+    from torchvision.models.detection.transform import paste_masks_in_image
+
+    from disloctem.geometry import polyline_length
+    from disloctem.models.maskrcnn.predict import instance_mask
+    from disloctem.postprocess import line_mask, mask_to_lines
+
+    diagonal = {"class": "dislocation", "points": [[20, 30], [250, 240], [490, 470]]}
+    t = instance_targets([diagonal], ("dislocation",), y=0, x=0, side=512, crop=512, width=5, min_pixels=20,
+                         k_rot=0, flip=False)
+    grid = project_masks_on_boxes(t["masks"], t["boxes"], torch.tensor([0]), 28)
+    prob = paste_masks_in_image(grid[:, None], t["boxes"], (512, 512), padding=1)[0, 0].numpy()
+    params = PostprocessParams()
+    longest = [max((polyline_length(d) for _, d in mask_to_lines(m, params)), default=0.0)
+               for m in (line_mask(prob, params), instance_mask(prob, params))]
+    assert prob.max() < 0.5 and longest[0] < 300 < 600 < longest[1] < 700  # the line is 652 px long
 
 
 def test_duplicate_instances_become_one_line():

@@ -208,6 +208,9 @@ def test_other_methods_start_from_the_grey_filters_of_a_two_channel_unet(tmp_pat
     reg = build_splinereg(SplineRegConfig())
     reg.net.encoder.load_state_dict(encoder_state(path))
     assert torch.equal(reg.net.encoder.conv1.weight, grey)
-    rcnn = build_maskrcnn(MaskRCNNConfig())
-    init_backbone_from(rcnn, str(path))
-    assert torch.allclose(rcnn.backbone.body.conv1.weight, grey.repeat(1, 3, 1, 1) / 3)
+    for norm in ("batch", "frozen"):
+        rcnn = build_maskrcnn(MaskRCNNConfig(backbone_norm=norm))
+        init_backbone_from(rcnn, str(path))
+        assert torch.allclose(rcnn.backbone.body.conv1.weight, grey.repeat(1, 3, 1, 1) / 3)
+        assert torch.equal(rcnn.backbone.body.layer1[0].bn1.running_var,
+                           unet.state_dict()["encoder.layer1.0.bn1.running_var"])

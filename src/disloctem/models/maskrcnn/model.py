@@ -7,7 +7,10 @@ Choices for thin, long, often diagonal lines (docs/design.md):
   line in a long box;
 - ``box_nms_thresh`` 0.7 and up to 200 detections: the nearly identical boxes of neighbouring
   lines in a pile-up must not suppress each other;
-- no resizing: images are fed at their own size (``min_size``/``max_size`` set per image).
+- no resizing: images are fed at their own size (``min_size``/``max_size`` set per image);
+- trained batch norm in the backbone (``backbone_norm: batch``), as torchvision builds its
+  detection models when no pretrained weights are loaded: ``resnet_fpn_backbone``'s default,
+  frozen batch norm, is the identity on random weights and leaves the ResNet unnormalised.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import torch
 from torchvision.models.detection import MaskRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
-from torchvision.ops import MultiScaleRoIAlign
+from torchvision.ops import FrozenBatchNorm2d, MultiScaleRoIAlign
 
 from ... import CLASSES
 from ..common import encoder_state
@@ -28,6 +31,7 @@ from ..training import TrainingConfig
 @dataclass(frozen=True)
 class MaskRCNNConfig(TrainingConfig):
     backbone: str = "resnet18"  # resnet18 | resnet34 | resnet50 (FPN on all)
+    backbone_norm: str = "batch"  # batch: trained batch norm | frozen: fixed statistics (only after init_encoder)
     anchor_sizes: tuple[int, ...] = (16, 32, 64, 128, 256)
     aspect_ratios: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
     mask_roi_size: int = 14  # RoIAlign size of the mask head; masks are predicted at twice this
@@ -44,11 +48,22 @@ class MaskRCNNConfig(TrainingConfig):
     lr: float = 2e-4
     init_encoder: str | None = None  # a U-Net model.pt whose encoder starts the backbone (set by the workflow)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "MaskRCNNConfig":
+        # models saved before the option existed have frozen batch norm
+        return super().from_dict({"backbone_norm": "frozen", **d})
+
+
+BACKBONE_NORMS = {"batch": torch.nn.BatchNorm2d, "frozen": FrozenBatchNorm2d}
+
 
 def build_maskrcnn(cfg: MaskRCNNConfig) -> torch.nn.Module:
     """Mask R-CNN on a ResNet-FPN backbone with random weights; inputs are standardised grey
     images repeated to three channels (so the model's own normalisation is the identity)."""
-    backbone = resnet_fpn_backbone(backbone_name=cfg.backbone, weights=None, trainable_layers=5)
+    if cfg.backbone_norm not in BACKBONE_NORMS:
+        raise ValueError(f"backbone_norm must be one of {sorted(BACKBONE_NORMS)}, not {cfg.backbone_norm!r}")
+    backbone = resnet_fpn_backbone(backbone_name=cfg.backbone, weights=None, trainable_layers=5,
+                                   norm_layer=BACKBONE_NORMS[cfg.backbone_norm])
     anchors = AnchorGenerator(sizes=tuple((s,) for s in cfg.anchor_sizes),
                               aspect_ratios=(tuple(cfg.aspect_ratios),) * len(cfg.anchor_sizes))
     return MaskRCNN(
@@ -72,11 +87,11 @@ def build_maskrcnn(cfg: MaskRCNNConfig) -> torch.nn.Module:
 def init_backbone_from(model: torch.nn.Module, weights: str) -> None:
     """Start the ResNet backbone from a trained U-Net's encoder (same architecture): its grey
     first convolution is split evenly over the three identical input channels, so the features
-    are unchanged; frozen batch norm takes the encoder's running statistics."""
+    are unchanged; batch norm starts from (or, frozen, keeps) the encoder's running statistics."""
     state = {k: v for k, v in encoder_state(weights).items() if not k.endswith("num_batches_tracked")}
     state["conv1.weight"] = state["conv1.weight"].repeat(1, 3, 1, 1) / 3.0
     missing, unexpected = model.backbone.body.load_state_dict(state, strict=False)
-    if unexpected or any(not k.startswith("fc.") for k in missing):
+    if unexpected or any(not k.startswith("fc.") and not k.endswith("num_batches_tracked") for k in missing):
         raise ValueError(f"{weights}: encoder does not fit the {type(model).__name__} backbone "
                          f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
 

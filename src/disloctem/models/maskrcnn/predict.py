@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,10 +33,22 @@ def predict_instances(model: torch.nn.Module, img: Array, device: torch.device) 
             "scores": out["scores"].cpu().numpy(), "masks": out["masks"][:, 0].float().cpu().numpy()}
 
 
+def instance_mask(prob: Array, params: PostprocessParams, peak_fraction: float = 0.5,
+                  floor: float = 0.1) -> Array:
+    """Pixels of one instance: above the post-processing threshold, or above ``peak_fraction`` of
+    the instance's own peak where that is lower (but never below ``floor``). The mask head
+    predicts on a 28x28 grid over the box: a 5-px line in a 512-px box covers a quarter of a grid
+    cell, and once pasted back its probability peaks below 0.5 even where the head is right
+    (docs/design.md, "Mask R-CNN")."""
+    peak = float(prob.max()) if prob.size else 0.0
+    return line_mask(prob, replace(params, threshold=max(floor, min(params.threshold, peak_fraction * peak))))
+
+
 def instances_to_lines(pred: dict[str, Array], classes: tuple[str, ...], score_threshold: float,
                        params: PostprocessParams,
                        duplicate_dist: float = 3.0) -> tuple[list[AnnotatedLine], list[float]]:
-    """One spline per instance above ``score_threshold`` (the longest line of its mask), then
+    """One spline per instance above ``score_threshold`` (the longest line of its
+    :func:`instance_mask`), then
     duplicates merged: a line of the same class within ``duplicate_dist`` (symmetric mean
     distance) of a higher-scoring line is dropped."""
     lines: list[AnnotatedLine] = []
@@ -43,7 +56,7 @@ def instances_to_lines(pred: dict[str, Array], classes: tuple[str, ...], score_t
     for label, score, prob in sorted(zip(pred["labels"], pred["scores"], pred["masks"]), key=lambda t: -t[1]):
         if score < score_threshold:
             continue
-        found = mask_to_lines(line_mask(prob, params), params)
+        found = mask_to_lines(instance_mask(prob, params), params)
         if not found:
             continue
         dense = max((d for _, d in found), key=polyline_length)

@@ -23,10 +23,21 @@ def detection_loss(model: torch.nn.Module, images, targets, device: torch.device
     return sum(model(images, targets).values())
 
 
+def loss_mode(model: torch.nn.Module) -> torch.nn.Module:
+    """Training mode (torchvision's detection models return their losses only then) with every
+    batch norm in eval mode: validation losses use the running statistics and leave them as they
+    are."""
+    model.train()
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.eval()
+    return model
+
+
 def train_maskrcnn(dataset_dir: str | Path, out_dir: str | Path, cfg: MaskRCNNConfig, threads: int = 1) -> Path:
     """Train Mask R-CNN (see :func:`disloctem.models.training.fit` for the files written and how
     training resumes). The validation loss is the training loss on fixed, unaugmented crops of
-    the held-out images (frozen batch norm makes that safe under ``no_grad``)."""
+    the held-out images, computed in :func:`loss_mode`."""
     dataset_dir = Path(dataset_dir)
     splits = read_splits(dataset_dir)
     log.info("Mask R-CNN on %s: %d training images", dataset_dir, len(splits["train"]))
@@ -42,7 +53,7 @@ def train_maskrcnn(dataset_dir: str | Path, out_dir: str | Path, cfg: MaskRCNNCo
         return detection_loss(model, *batch, device)
 
     def val_fn(model: torch.nn.Module, device: torch.device) -> dict[str, float]:
-        model.train()
+        loss_mode(model)
         losses = [float(detection_loss(model, imgs, tgts, device)) for imgs, tgts in val_batches]
         model.eval()
         return {"val_loss": float(np.mean(losses))}
