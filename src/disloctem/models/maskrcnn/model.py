@@ -88,10 +88,12 @@ def init_backbone_from(model: torch.nn.Module, weights: str) -> None:
     """Start the ResNet backbone from a trained U-Net's encoder (same architecture): its grey
     first convolution is split evenly over the three identical input channels, so the features
     are unchanged; batch norm starts from (or, frozen, keeps) the encoder's running statistics."""
-    state = {k: v for k, v in encoder_state(weights).items() if not k.endswith("num_batches_tracked")}
+    body = model.backbone.body
+    has = body.state_dict().keys()  # frozen batch norm keeps no num_batches_tracked
+    state = {k: v for k, v in encoder_state(weights).items() if k in has or not k.endswith("num_batches_tracked")}
     state["conv1.weight"] = state["conv1.weight"].repeat(1, 3, 1, 1) / 3.0
-    missing, unexpected = model.backbone.body.load_state_dict(state, strict=False)
-    if unexpected or any(not k.startswith("fc.") and not k.endswith("num_batches_tracked") for k in missing):
+    missing, unexpected = body.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith("fc.") for k in missing):
         raise ValueError(f"{weights}: encoder does not fit the {type(model).__name__} backbone "
                          f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
 

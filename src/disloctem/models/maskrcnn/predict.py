@@ -48,9 +48,8 @@ def instances_to_lines(pred: dict[str, Array], classes: tuple[str, ...], score_t
                        params: PostprocessParams,
                        duplicate_dist: float = 3.0) -> tuple[list[AnnotatedLine], list[float]]:
     """One spline per instance above ``score_threshold`` (the longest line of its
-    :func:`instance_mask`), then
-    duplicates merged: a line of the same class within ``duplicate_dist`` (symmetric mean
-    distance) of a higher-scoring line is dropped."""
+    :func:`instance_mask`), then duplicates merged: a line of the same class within
+    ``duplicate_dist`` (symmetric mean distance) of a higher-scoring line is dropped."""
     lines: list[AnnotatedLine] = []
     scores: list[float] = []
     for label, score, prob in sorted(zip(pred["labels"], pred["scores"], pred["masks"]), key=lambda t: -t[1]):
