@@ -1,0 +1,30 @@
+"""The benchmark scripts run and print what their docstrings promise (their numbers are not
+checked here: speed is measured by running them, see the README's Numbers)."""
+
+import re
+import subprocess
+import sys
+
+from .conftest import REPO
+
+
+def run_bench(script: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "bench" / script), *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_training_benchmark_times_a_real_step_of_every_method():
+    res = run_bench("bench_training.py", "--method", "unet", "maskrcnn", "splinereg", "--steps", "1",
+                    "--crop", "128", "--batch", "2", "--precision", "fp32", "--profile", "3")
+    assert res.returncode == 0, res.stderr
+    times = re.findall(r"^(\w+)\s+batch 2 x 128\^2, fp32:\s+([\d.]+) s per training step,\s+([\d.]+) s per 512x512",
+                       res.stdout, flags=re.M)
+    assert [t[0] for t in times] == ["unet", "maskrcnn", "splinereg"], res.stdout
+    assert all(float(step) > 0 and float(fwd) > 0 for _, step, fwd in times)
+    assert res.stdout.count("Self CPU time total") == 3  # one operator table per method
+
+
+def test_large_image_benchmark_names_a_missing_model(tmp_path):
+    res = run_bench("bench_large_image.py", "--weights", str(tmp_path / "model.pt"), "--size", "256")
+    assert res.returncode == 1
+    assert res.stderr.strip() == f"{tmp_path / 'model.pt'}: no such file; give a trained U-Net (--weights)"
