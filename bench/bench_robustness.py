@@ -2,11 +2,11 @@
 
     python bench/bench_robustness.py --weights results/models/unet/perlin/model.pt \\
         --set ../shared/real_tem/legros_dev --set ../shared/real_tem/tanaka_2um [--images 20] \\
-        [--method unet] [--only noise0.05,jpeg20] [--scales 1,0.5,0.333] [--threads 2] [--device cpu]
+        [--method unet] [--only noise0.05,jpeg20] [--scales 1,0.5,0.333] [--no-tta] [--threads 2] [--device cpu]
 
 Every annotated real set given is copied with one degradation at a time (labels unchanged: all
 degradations are photometric), the model predicts it as the workflow's default config does (its
-post-processing defaults; the U-Net with flip averaging; each image at the best of ``--scales``,
+post-processing defaults; the U-Net with flip averaging unless ``--no-tta``; each image at the best of ``--scales``,
 the default config's ``auto_scales``) and the lines are scored against the set's annotation
 (docs/metrics.md). Prints one row per (set, degradation): dislocation line F1,
 centreline precision / recall / F1 and the number of predicted lines. The degradations stand for
@@ -141,6 +141,8 @@ def main() -> None:
     ap.add_argument("--only", default=None, help="comma-separated degradations (default: all)")
     ap.add_argument("--scales", default="1,0.5,0.333",
                     help="resize factors tried per image, as auto_scales in the config (1: full size only)")
+    ap.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
+                    help="the U-Net averages the four flips of each image (default, as predict.tta in the config)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
@@ -150,7 +152,7 @@ def main() -> None:
     if unknown:
         ap.error(f"unknown degradation(s) {', '.join(unknown)} (known: {', '.join(DEGRADATIONS)})")
     scales = [float(x) for x in args.scales.split(",")]
-    predictor = method_predictor(args.method, args.weights, {}, {"tta": True}, args.device)
+    predictor = method_predictor(args.method, args.weights, {}, {"tta": args.tta}, args.device)
     print(f"{'set':14s} {'degradation':13s} {'line F1':>7s} {'cl P':>5s} {'cl R':>5s} {'cl F1':>5s} "
           f"{'lines':>6s} {'true':>5s} {'s':>4s}")
     with tempfile.TemporaryDirectory() as tmp:
