@@ -86,22 +86,35 @@ def test_overfits_four_images_within_2px(tmp_path):
     data = LineCrops(tmp_path / "ds", [f"img_{i:05d}" for i in range(4)], cfg, 4, augment=False)
     x, t = collate([data[i] for i in range(4)])
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    truths = [[ln.points for ln in read_labelme_lines(tmp_path / "ds" / "labelme" / f"img_{i:05d}.json")[0]]
+              for i in range(4)]
+
+    def reproduced() -> tuple[bool, list]:
+        """Whether every true line is matched, with the match distances (or the first miss)."""
+        model.eval()
+        dists = []
+        for i in range(4):
+            img = x[i, 0].numpy()
+            lines, _ = predict_lines(model, cfg, (img - img.min()) / (img.max() - img.min()), torch.device("cpu"))
+            pairs, counts = match_lines([ln.points for ln in lines], truths[i], match_dist=5.0)
+            if counts.matches != len(truths[i]):
+                model.train()
+                return False, [(i, len(lines), len(truths[i]))]
+            dists += [d for _, _, d in pairs]
+        model.train()
+        return bool(np.mean(dists) < 2.0), dists
+
     model.train()
-    for _ in range(500):
+    for step in range(1, 501):  # checked every 50 steps from 300 on (it passes from about 350)
         loss = splinereg_loss(model(x), t, cfg)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    model.eval()
-    dists = []
-    for i in range(4):
-        img = x[i, 0].numpy()
-        lines, _ = predict_lines(model, cfg, (img - img.min()) / (img.max() - img.min()), torch.device("cpu"))
-        truth = [ln.points for ln in read_labelme_lines(tmp_path / "ds" / "labelme" / f"img_{i:05d}.json")[0]]
-        pairs, counts = match_lines([ln.points for ln in lines], truth, match_dist=5.0)
-        assert counts.matches == len(truth), (i, len(lines), len(truth))
-        dists += [d for _, _, d in pairs]
-    assert np.mean(dists) < 2.0, dists
+        if step >= 300 and step % 50 == 0:
+            ok, detail = reproduced()
+            if ok:
+                break
+    assert ok, detail
 
 
 class TestSplineRegContract(MethodContract):
