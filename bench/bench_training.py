@@ -8,9 +8,10 @@
 For each method, with the training settings of its CPU configuration (U-Net: config/config.yaml;
 Mask R-CNN, support-point regression: config/methods.yaml) unless ``--batch`` / ``--crop`` say
 otherwise, prints the median seconds per training step (forward, the method's own loss, backward,
-AdamW step) on real augmented crops of a synthetic dataset (``--data``, else 16 images rendered
-into a temporary folder with the generator's defaults), and per 512 x 512 forward pass in eval
-mode, in each precision, with the model in the channels-last memory format that training uses.
+the fused AdamW step that training takes) on real augmented crops of a synthetic dataset
+(``--data``, else 16 images rendered into a temporary folder with the generator's defaults), and
+per 512 x 512 forward pass in eval mode, in each precision, with the model in the channels-last
+memory format that training uses.
 ``precision: auto`` (the default) trains in bf16 where ``disloctem.models.common.autocast_bf16``
 finds native bf16 support. ``--profile N`` adds, per method and precision, the N operators with
 the most CPU time over the timed steps (``torch.profiler``), which is where a step's time goes.
@@ -30,6 +31,7 @@ from pathlib import Path
 import torch
 
 from disloctem.models.common import autocast_bf16, select_device
+from disloctem.models.training import adamw
 from disloctem.synth.dataset import read_splits
 
 METHODS = ("unet", "maskrcnn", "splinereg")
@@ -119,7 +121,7 @@ def time_method(method: str, data_dir: Path, batch: int, crop: int, steps: int, 
     torch.manual_seed(0)
     model, data, collate, loss_fn, image = method_parts(method, data_dir, batch, crop, (steps + 1) * batch)
     model = model.to(device).to(memory_format=torch.channels_last).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    opt = adamw(model, lr=1e-4, weight_decay=1e-4, device=device)  # as training builds it
     prepared = list(batches(data, collate, batch))  # crop preparation is not part of the step
     times = []
     profiler = (torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) if profile
