@@ -7,8 +7,8 @@ have a predicted one within ``tol``.
 
 Line scores (``match_dist`` = 5 px): the distance between two polylines A and B is the symmetric
 mean distance d(A, B) = (mean_{a in A} dist(a, B) + mean_{b in B} dist(b, A)) / 2 with both
-sampled every 0.5 px. Predicted and true lines are matched one-to-one by the Hungarian algorithm
-on d, and a pair counts as a match when d <= ``match_dist``.
+sampled every 0.5 px. A pair with d <= ``match_dist`` is a match; lines are matched one-to-one with
+the most matches and, among those, the smallest total d (:func:`most_matches`).
 
 Empty sets: precision is 1 when nothing is predicted, recall is 1 when nothing is true, and F1 is
 0 when precision + recall is 0 (so empty vs empty scores 1, 1, 1).
@@ -132,9 +132,25 @@ class LineCounts:
         }
 
 
+def most_matches(dist: Array, match_dist: float) -> list[tuple[int, int, float]]:
+    """One-to-one pairs (row, column, distance) of a distance matrix with the most pairs at most
+    ``match_dist`` apart and, among those, the smallest total distance (Hungarian algorithm on
+    the distances, with every pair farther than ``match_dist`` costing more than all close pairs
+    together). Minimising the plain sum instead gives away matches: with one true line close to
+    a prediction and another prediction far from both true lines, the plain sum can prefer
+    pairing each prediction with the other line."""
+    if dist.size == 0:
+        return []
+    close = dist <= match_dist
+    too_far = match_dist * min(dist.shape) + 1.0
+    rows, cols = linear_sum_assignment(np.where(close, dist, too_far))
+    return [(int(r), int(c), float(dist[r, c])) for r, c in zip(rows, cols) if close[r, c]]
+
+
 def match_lines(pred: list[Array], true: list[Array],
                 match_dist: float = 5.0) -> tuple[list[tuple[int, int, float]], LineCounts]:
-    """One-to-one matching (Hungarian on the symmetric mean distance) and the line counts."""
+    """One-to-one matching of predicted and true lines (:func:`most_matches` on the symmetric
+    mean distances) and the line counts."""
     counts = LineCounts(
         n_pred=len(pred), n_true=len(true),
         pred_length=sum(polyline_length(p) for p in pred),
@@ -142,9 +158,7 @@ def match_lines(pred: list[Array], true: list[Array],
     )
     if not pred or not true:
         return [], counts
-    dist = polyline_distance_matrix(pred, true)
-    rows, cols = linear_sum_assignment(dist)
-    pairs = [(int(r), int(c), float(dist[r, c])) for r, c in zip(rows, cols) if dist[r, c] <= match_dist]
+    pairs = most_matches(polyline_distance_matrix(pred, true), match_dist)
     counts.matches = len(pairs)
     counts.match_dist_sum = sum(d for _, _, d in pairs)
     return pairs, counts

@@ -31,7 +31,7 @@ class PostprocessParams:
     spur_length: float = 10.0  # end-to-junction paths shorter than this are spurs
     max_turn_deg: float = 40.0  # largest direction change when joining paths at a node
     gap: float = 6.0  # largest gap (px) bridged between two line ends that point at each other
-    min_length: float = 15.0  # lines shorter than this (px) are dropped
+    min_length: float = 30.0  # shorter lines (px) are dropped: such pieces are rarely whole lines (docs/design.md)
     k_support: int = 12  # support points of each fitted spline
     smoothing: float = 1.0  # mean squared residual (px^2) allowed to the smoothing spline
     tangent_px: float = 8.0  # arc length over which an end's direction is measured

@@ -8,6 +8,7 @@ from disloctem.metrics import (
     centreline_counts,
     combined_scores,
     match_lines,
+    most_matches,
     prf,
     rasterise_centrelines,
     score_image,
@@ -75,6 +76,19 @@ def test_matching_is_one_to_one():
     assert len(pairs) == 1 and counts.matches == 1
     p, r, f = prf(counts.matches, counts.n_pred, counts.n_true)
     assert (p, r) == (0.5, 1.0) and f == pytest.approx(2 / 3)
+
+
+def test_matching_finds_the_most_matches_not_the_smallest_sum():
+    # a pile-up of two true lines 10 px apart; one prediction 4 px off the first (a match), one
+    # false line 30 px above it. The smallest sum of distances pairs the match with the second
+    # true line (6 px: no match) and the false line with the first (30 px): no match at all.
+    true = [hline(50), hline(60)]
+    pred = [hline(54), hline(20)]
+    pairs, counts = match_lines(pred, true)
+    assert counts.matches == 1 and pairs[0][:2] == (0, 0) and pairs[0][2] == pytest.approx(4.0, abs=0.05)
+    assert most_matches(np.array([[2.0, 50.0], [100.0, 200.0]]), 5.0) == [(0, 0, 2.0)]
+    assert most_matches(np.array([[1.0, 4.0], [3.0, 9.0]]), 5.0) == [(0, 1, 4.0), (1, 0, 3.0)]  # both matched
+    assert most_matches(np.zeros((0, 3)), 5.0) == []
 
 
 def test_partial_line_distance_is_symmetric_mean():
