@@ -18,8 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from disloctem.io import RealSet, read_grayscale, scan_real_set
-from disloctem.report import draw_lines, labelme_pairs, truth_mask_rgb, truth_polylines
+from disloctem.io import RealSet, scan_real_set
+from disloctem.report import prediction_overlay
 
 ZOOM = 2
 
@@ -27,11 +27,8 @@ ZOOM = 2
 def panel(rs: RealSet, stem: str, pred_dir: Path) -> np.ndarray:
     """One image with its predicted and true lines as the report draws them, enlarged ``ZOOM``
     times."""
-    rgb = draw_lines(read_grayscale(rs.images[stem]), labelme_pairs(pred_dir / f"{stem}.json"),
-                     truth_polylines(rs, stem))
-    if stem not in rs.labelme:
-        rgb = truth_mask_rgb(rgb, rs, stem)
-    return cv2.resize(rgb, None, fx=ZOOM, fy=ZOOM, interpolation=cv2.INTER_NEAREST)
+    return cv2.resize(prediction_overlay(rs, stem, pred_dir), None, fx=ZOOM, fy=ZOOM,
+                      interpolation=cv2.INTER_NEAREST)
 
 
 def to_height(rgb: np.ndarray, height: int) -> np.ndarray:

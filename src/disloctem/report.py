@@ -89,6 +89,14 @@ def truth_mask_rgb(rgb: Array, rs: RealSet, stem: str) -> Array:
     return rgb
 
 
+def prediction_overlay(rs: RealSet, stem: str, pred_dir: Path) -> Array:
+    """An image of a set with the predicted lines of ``pred_dir`` over its annotation (lines,
+    or tinted mask pixels for a masks-only annotation)."""
+    rgb = draw_lines(read_grayscale(rs.images[stem]), labelme_pairs(pred_dir / f"{stem}.json"),
+                     truth_polylines(rs, stem))
+    return rgb if stem in rs.labelme else truth_mask_rgb(rgb, rs, stem)
+
+
 # ----------------------------------------------------------------------------- sections
 
 
@@ -287,10 +295,7 @@ def overlay_section(config: dict, real_sets: dict[str, RealSet], n: int) -> str:
             tiles = []
             stems = rs.annotated_stems() or list(rs.images)
             for stem in stems[:n]:
-                gray = read_grayscale(rs.images[stem])
-                rgb = draw_lines(gray, labelme_pairs(pred_dir / f"{stem}.json"), truth_polylines(rs, stem))
-                if stem not in rs.labelme:
-                    rgb = truth_mask_rgb(rgb, rs, stem)
+                rgb = prediction_overlay(rs, stem, pred_dir)
                 tiles.append(f"<figure>{tile_tag(rgb, stem, 360)}"
                              f"<figcaption>{html.escape(stem)}</figcaption></figure>")
             parts.append(f"<h3>{html.escape(method)} trained on {html.escape(ds)}, "
