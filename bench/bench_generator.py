@@ -42,8 +42,8 @@ def main() -> None:
         t = time.perf_counter()
         samples = []
         for i in range(args.n):
-            img, lines = render_sample(params, i, pool)
-            samples.append((img, *rasterise_labels(lines, img.shape, 3)))
+            sample = render_sample(params, i, pool)
+            samples.append((sample.image, *rasterise_labels(sample.lines, sample.image.shape, 3)))
         render = args.n / (time.perf_counter() - t)
         t = time.perf_counter()
         for img, masks, inst in samples:

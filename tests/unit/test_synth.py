@@ -15,6 +15,7 @@ from disloctem.synth.annotations import occupied_mask, scale_bar_stamp
 from disloctem.synth.backgrounds import PerlinParams, fractal_perlin, render_perlin_background
 from disloctem.synth.dataset import DatasetParams, render_sample, write_dataset
 from disloctem.synth.microstructure import (
+    Line,
     MicrostructureParams,
     draws_log_scales,
     log_uniform,
@@ -22,7 +23,7 @@ from disloctem.synth.microstructure import (
     sample_microstructure,
     sample_pileup,
 )
-from disloctem.synth.render import RenderParams, rasterise_labels, render_image
+from disloctem.synth.render import RenderParams, line_snr, rasterise_labels, render_image
 
 
 def test_fractal_perlin_is_standardised_and_smooth(rng):
@@ -115,11 +116,59 @@ def test_rendered_lines_are_dark_where_the_mask_is(rng):
     lines = sample_microstructure(p, 256, rng)
     bg = np.full((256, 256), 0.6, np.float32)
     render = RenderParams(noise=(0.0, 0.001), specks=(0, 0), blobs=(0, 0), p_break=0.0, gamma=(1, 1))
-    img = render_image(bg, lines, render, rng)
+    img = render_image(bg, lines, render, rng).image
     masks, instances = rasterise_labels(lines, img.shape, 3)
     on = masks[CLASSES.index("dislocation")] > 0
     assert img[on].mean() < img[~on].mean() - 20
     assert instances.max() == len(lines) and instances.dtype == np.uint16
+
+
+def _straight_dislocation(y: float, contrast: float, width: float = 3.0) -> Line:
+    support = np.stack([np.linspace(30.0, 226.0, 8), np.full(8, y)], axis=1)
+    return Line("dislocation", support, width, contrast)
+
+
+def test_line_free_rendering_differs_from_the_micrograph_only_along_the_lines(rng):
+    """The twin image without lines shares every random draw (noise included), so the lines'
+    signal is exact: strong on the line, nothing but rounding away from it."""
+    bg = np.full((256, 256), 0.6, np.float32)
+    render = RenderParams(noise=(0.03, 0.03), p_break=0.0, p_side_lobe=0.0, p_oscillation=0.0, p_annotations=0.0)
+    rendering = render_image(bg, [_straight_dislocation(128.0, 0.5)], render, rng)
+    signal = rendering.line_signal()
+    assert rendering.line_free.dtype == np.float32 and rendering.image.dtype == np.uint8
+    assert signal[128, 40:216].max() < -0.05  # a dark line
+    away = np.abs(np.arange(256) - 128) > 12
+    assert np.abs(signal[away]).max() <= 0.5 / 255 + 1e-6
+
+
+def test_line_snr_tells_a_visible_line_from_one_buried_in_noise(rng):
+    bg = np.full((256, 256), 0.6, np.float32)
+    render = RenderParams(noise=(0.05, 0.05), p_break=0.0, p_side_lobe=0.0, p_oscillation=0.0,
+                          specks=(0, 0), blobs=(0, 0), bend_contours=(0, 0), p_fringes=0.0)
+    lines = [_straight_dislocation(60.0, 0.4), _straight_dislocation(190.0, 0.01),
+             _straight_dislocation(-80.0, 0.5)]  # the last one outside the image
+    snr = line_snr(lines, render_image(bg, lines, render, rng))
+    assert snr[0] > 3 and snr[1] < 1 and snr[2] == 0
+
+
+def test_lines_too_faint_to_see_are_drawn_but_not_labelled():
+    """With ``min_line_snr`` 0 every line is labelled and the images are the same: the check
+    only moves lines from the labels to ``faint``."""
+    pool = [np.full((256, 256), 0.5, np.float32)]
+    noisy = RenderParams(noise=(0.06, 0.06), p_annotations=0.0)
+    checked = DatasetParams(name="t", size=256, seed=5, render=noisy)
+    everything = replace(checked, render=replace(noisy, min_line_snr=0.0))
+    faint = 0
+    for i in range(4):
+        a, b = render_sample(checked, i, pool), render_sample(everything, i, pool)
+        assert np.array_equal(a.image, b.image) and b.faint == []
+        assert len(a.lines) + len(a.faint) == len(b.lines)
+        faint += len(a.faint)
+        if a.faint:
+            masks, _ = rasterise_labels(a.lines, a.image.shape, 3)
+            all_masks, _ = rasterise_labels(b.lines, b.image.shape, 3)
+            assert masks.sum() < all_masks.sum()
+    assert faint > 0
 
 
 def test_label_masks_follow_the_spline(rng):
@@ -279,7 +328,6 @@ def test_slip_traces_are_straight_and_grain_boundaries_step_the_background(rng):
 
 
 def test_breaks_leave_gaps_in_the_image_but_not_in_the_labels(rng):
-    from disloctem.synth.microstructure import Line
     from disloctem.synth.render import draw_line_layer
 
     line = Line("dislocation", np.stack([np.linspace(20, 230, 8), np.full(8, 128.0)], axis=1), 3.0, 0.5)
@@ -299,7 +347,6 @@ def test_drawn_lines_have_the_requested_width(width):
 
 
 def test_width_varies_along_a_line():
-    from disloctem.synth.microstructure import Line
     from disloctem.synth.render import draw_line_layer
 
     line = Line("dislocation", np.stack([np.linspace(10, 500, 8), np.full(8, 64.0)], axis=1), 3.0, 0.5)
@@ -311,7 +358,6 @@ def test_width_varies_along_a_line():
 
 def test_contrast_varies_along_a_line_around_its_own_level():
     """A faint line keeps a faint, varying contrast (no rounding to a fixed grid of levels)."""
-    from disloctem.synth.microstructure import Line
     from disloctem.synth.render import draw_line_layer
 
     line = Line("dislocation", np.stack([np.linspace(10, 500, 8), np.full(8, 64.0)], axis=1), 1.0, 0.06)
@@ -326,7 +372,6 @@ def test_contrast_varies_along_a_line_around_its_own_level():
 
 
 def _straight(cls: str, width: float = 3.0, contrast: float = 0.5, bright: bool = False):
-    from disloctem.synth.microstructure import Line
 
     return Line(cls, np.stack([np.linspace(10, 500, 8), np.full(8, 64.0)], axis=1), width, contrast, bright)
 
@@ -394,11 +439,11 @@ def test_burned_in_annotations_stay_off_the_labelled_lines():
     stamped = replace(plain, render=RenderParams(p_annotations=1.0))
     annotated = 0
     for i in range(6):
-        a, lines = render_sample(plain, i, pool)
-        b, _ = render_sample(stamped, i, pool)
-        changed = a != b
+        a = render_sample(plain, i, pool)
+        b = render_sample(stamped, i, pool)
+        changed = a.image != b.image
         annotated += changed.any()
-        assert not (changed & (occupied_mask(lines, a.shape, 3) > 0)).any()
+        assert not (changed & (occupied_mask(a.lines + a.faint, a.image.shape, 3) > 0)).any()
     assert annotated >= 5  # a stamp only fails to find a line-free place in a crowded image
 
 

@@ -6,7 +6,8 @@ Layout of ``results/synthetic/{dataset}/``::
     masks/<class>/<stem>.png       0/255 semantic mask per class (multi-label)
     instances/<stem>.png           uint16 instance ids (1-based index into the image's lines)
     labelme/<stem>.json            Labelme linestrips (dense points on each spline, clipped)
-    splines.jsonl                  one record per image with every line's support points
+    splines.jsonl                  one record per image with every labelled line's support points
+                                   (and, apart, the lines drawn too faint to see)
     coco.json                      COCO instance segmentation (polygons of the label-width band)
     splits.json                    {"train": [...], "val": [...]} stems
     params.json                    every parameter and the seed
@@ -31,7 +32,7 @@ from ..geometry import clip_to_image, resample_by_step
 from ..io import AnnotatedLine, labelme_document, link_or_copy, write_json
 from .annotations import burn_in_annotations
 from .microstructure import Line, MicrostructureParams, sample_microstructure
-from .render import RenderParams, dense_curve, rasterise_labels, render_image
+from .render import RenderParams, dense_curve, line_snr, rasterise_labels, render_image
 
 Array = np.ndarray
 # PNG settings measured fastest (bench/bench_generator.py): run-length coding, for the noisy image
@@ -200,18 +201,33 @@ def image_stem(index: int) -> str:
     return f"img_{index:05d}"
 
 
-def render_sample(params: DatasetParams, index: int, pool: list[Array]) -> tuple[Array, list[Line]]:
+@dataclass(frozen=True)
+class Sample:
+    """One synthetic image and its lines: ``lines`` are labelled; ``faint`` lines are drawn too
+    but stand out less than ``render.min_line_snr`` from the image's clutter (no annotator could
+    trace them), so they are left out of every label."""
+
+    image: Array
+    lines: list[Line]
+    faint: list[Line]
+
+
+def render_sample(params: DatasetParams, index: int, pool: list[Array]) -> Sample:
     """Image ``index`` of a dataset and its lines; depends only on the seed and the index. The
     burned-in annotations draw from a stream of their own, so images without them are the same
-    whatever ``p_annotations`` is."""
+    whatever ``p_annotations`` is; they keep clear of faint lines too."""
     rng = np.random.default_rng([params.seed, index])
     background = pick_background(pool, params.size, rng)
     lines = sample_microstructure(params.microstructure, params.size, rng)
-    image = render_image(background, lines, params.render, rng)
+    rendering = render_image(background, lines, params.render, rng)
+    image = rendering.image
     overlay_rng = np.random.default_rng([params.seed, index, 1])
     if overlay_rng.random() < params.render.p_annotations:
         image = burn_in_annotations(image, lines, overlay_rng)
-    return image, lines
+    if params.render.min_line_snr <= 0:
+        return Sample(image, lines, [])
+    seen = line_snr(lines, rendering) >= params.render.min_line_snr
+    return Sample(image, [ln for ln, s in zip(lines, seen) if s], [ln for ln, s in zip(lines, seen) if not s])
 
 
 def write_sample(params: DatasetParams, index: int, pool: list[Array], out: Path) -> tuple[str, str]:
@@ -219,7 +235,8 @@ def write_sample(params: DatasetParams, index: int, pool: list[Array], out: Path
     ``splines.jsonl`` line and COCO line (written by the caller, in index order)."""
     stem = image_stem(index)
     size = params.size
-    image, lines = render_sample(params, index, pool)
+    sample = render_sample(params, index, pool)
+    image, lines = sample.image, sample.lines
     masks, instances = rasterise_labels(lines, image.shape, params.render.label_width)
     cv2.imwrite(str(out / "images" / f"{stem}.png"), image, PNG_OPTIONS)
     cv2.imwrite(str(out / "instances" / f"{stem}.png"), instances, PNG_OPTIONS)
@@ -229,7 +246,8 @@ def write_sample(params: DatasetParams, index: int, pool: list[Array], out: Path
     write_json(out / "labelme" / f"{stem}.json", labelme_document(visible, f"../images/{stem}.png", size, size, groups),
                indent=None)
     record = {"image": stem, "height": size, "width": size,
-              "lines": [ln.to_record(j) for j, ln in enumerate(lines, start=1)]}
+              "lines": [ln.to_record(j) for j, ln in enumerate(lines, start=1)],
+              "faint_lines": [ln.to_record(j) for j, ln in enumerate(sample.faint, start=len(lines) + 1)]}
     anns = coco_annotations(lines, visible, groups, size, params.render.label_width)
     return json.dumps(record), coco_line(stem, anns)
 

@@ -43,6 +43,7 @@ class RenderParams:
     side_lobe_gap: Range = (0.5, 3.0)  # px between the line's edge and the fringe
     p_annotations: float = 0.5  # images with burned-in scale bar, arrow or text (unlabelled; synth.annotations)
     label_width: int = 3  # width of lines in the semantic and instance masks, px
+    min_line_snr: float = 1.0  # lines below this line_snr are drawn but not labelled (0: label every line)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -195,16 +196,20 @@ def _long_curve(shape: tuple[int, int], rng: np.random.Generator) -> Array:
 
 
 def add_bend_contours(img: Array, params: RenderParams, rng: np.random.Generator) -> None:
-    """Broad, smooth dark bands as bend contours make them; not lines, not labelled. In place."""
+    """Broad, smooth dark bands as bend contours make them; not lines, not labelled. In place;
+    ``img`` is one image (H, W) or a stack of images (..., H, W) that all get the same bands."""
+    shape = img.shape[-2:]
     for _ in range(int(rng.integers(params.bend_contours[0], params.bend_contours[1] + 1))):
-        d = distance_to_curve(_long_curve(img.shape, rng), img.shape)
+        d = distance_to_curve(_long_curve(shape, rng), shape)
         width = rng.uniform(*params.bend_width)
         img *= 1.0 - rng.uniform(*params.bend_strength) * np.exp(-((d / width) ** 2))
 
 
 def add_thickness_fringes(img: Array, rng: np.random.Generator) -> None:
-    """Decaying periodic fringes parallel to a curved foil edge; not labelled. In place."""
-    d = distance_to_curve(_long_curve(img.shape, rng), img.shape)
+    """Decaying periodic fringes parallel to a curved foil edge; not labelled. In place, on one
+    image or a stack (..., H, W)."""
+    shape = img.shape[-2:]
+    d = distance_to_curve(_long_curve(shape, rng), shape)
     period, decay = rng.uniform(12.0, 40.0), rng.uniform(20.0, 120.0)
     img *= 1.0 - rng.uniform(0.05, 0.2) * (0.5 + 0.5 * np.cos(2 * np.pi * d / period)) * np.exp(-d / decay)
 
@@ -212,8 +217,9 @@ def add_thickness_fringes(img: Array, rng: np.random.Generator) -> None:
 def add_distractors(img: Array, params: RenderParams, rng: np.random.Generator) -> None:
     """Dark spots that are not lines (unlabelled), in place: specks (dust, precipitates, small
     defect clusters; round or elongated, up to ``speck_width`` wide and ``speck_aspect`` times as
-    long, so short fat blobs are not mistaken for dislocations) and larger faint blobs."""
-    h, w = img.shape
+    long, so short fat blobs are not mistaken for dislocations) and larger faint blobs. ``img``
+    is one image (H, W) or a stack (..., H, W) that all get the same spots."""
+    h, w = img.shape[-2:]
     spots = np.zeros((h, w), np.float32)
     for _ in range(int(rng.integers(params.specks[0], params.specks[1] + 1))):
         c = (int(rng.integers(0, w)), int(rng.integers(0, h)))
@@ -234,17 +240,35 @@ def noise_std(params: RenderParams, rng: np.random.Generator) -> float:
     return log_uniform(rng, max(lo, 1e-4), hi) if hi > 0 else 0.0
 
 
+@dataclass(frozen=True)
+class Rendering:
+    """A rendered micrograph and what its lines add to it. ``line_free`` is the same image (same
+    background, grain-boundary steps, distractors, blur, noise and grey-level mapping, float32 in
+    [0, 1]) without the line layers; ``image`` - ``line_free`` is the lines' exact signal."""
+
+    image: Array  # uint8, the micrograph
+    line_free: Array  # float32 [0, 1], the micrograph without its lines
+
+    def line_signal(self) -> Array:
+        """What the lines change in every pixel, in grey levels / 255 (float32)."""
+        return self.image.astype(np.float32) / 255.0 - self.line_free
+
+
 def render_image(background: Array, lines: list[Line], params: RenderParams,
-                 rng: np.random.Generator) -> Array:
-    """The synthetic micrograph (uint8) of ``lines`` on a float32 [0, 1] ``background``."""
+                 rng: np.random.Generator) -> Rendering:
+    """The synthetic micrograph (uint8) of ``lines`` on a float32 [0, 1] ``background``, with the
+    same micrograph rendered without the lines (for :func:`line_snr`). Both share every random
+    draw, so the micrograph does not depend on the second one being made."""
     img = background.astype(np.float32, copy=True)
     for line in lines:
         if line.cls == "grain_boundary":
             add_grain_boundary_step(img, line, float(rng.choice([-1, 1]) * rng.uniform(*params.gb_step)))
-    add_bend_contours(img, params, rng)
+    pair = np.stack([img, img])  # [with lines, without]
+    img = pair[0]
+    add_bend_contours(pair, params, rng)
     if rng.random() < params.p_fringes:
-        add_thickness_fringes(img, rng)
-    add_distractors(img, params, rng)
+        add_thickness_fringes(pair, rng)
+    add_distractors(pair, params, rng)
     dark, bright = draw_line_layer(lines, img.shape, params, rng)
     sigma = rng.uniform(*params.line_blur)
     img *= 1.0 - cv2.GaussianBlur(dark, (0, 0), sigma)
@@ -252,12 +276,37 @@ def render_image(background: Array, lines: list[Line], params: RenderParams,
         img += cv2.GaussianBlur(bright, (0, 0), sigma) * (1.0 - img) * 0.8
     blur = rng.uniform(*params.blur)
     if blur > 0.2:
-        img = cv2.GaussianBlur(img, (0, 0), blur)
-    img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(noise_std(params, rng))
-    img = np.clip(img, 0.0, 1.0) ** rng.uniform(*params.gamma)
-    lo, hi = np.percentile(img[::4, ::4], [0.5, 99.5])
-    img = (img - lo) / max(hi - lo, 1e-3) * rng.uniform(0.6, 1.0) + rng.uniform(0.0, 0.2)
-    return (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        pair = np.stack([cv2.GaussianBlur(plane, (0, 0), blur) for plane in pair])
+    pair += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(noise_std(params, rng))
+    pair = np.clip(pair, 0.0, 1.0) ** rng.uniform(*params.gamma)
+    lo, hi = np.percentile(pair[0, ::4, ::4], [0.5, 99.5])
+    pair = (pair - lo) / max(hi - lo, 1e-3) * rng.uniform(0.6, 1.0) + rng.uniform(0.0, 0.2)
+    pair = np.clip(pair, 0.0, 1.0)
+    return Rendering(image=(pair[0] * 255.0 + 0.5).astype(np.uint8), line_free=pair[1].astype(np.float32))
+
+
+def line_snr(lines: list[Line], rendering: Rendering, clutter_scale: float = 4.0,
+             window: float = 16.0) -> Array:
+    """How well each line stands out in its micrograph (one number per line, 0 for a line outside
+    the image): along the line, the lines' signal (both images smoothed over 1 px, as any viewer
+    integrates across a line) over the local standard deviation of the line-free image's
+    structure finer than ``clutter_scale`` px (noise, mottle, specks: what hides a thin line),
+    measured in a ``window`` px Gaussian window; the upper quartile along the line, so a line
+    visible over a quarter of its length counts as visible."""
+    free = cv2.GaussianBlur(rendering.line_free, (0, 0), 1.0)
+    signal = cv2.GaussianBlur(rendering.line_signal(), (0, 0), 1.0)
+    fine = free - cv2.GaussianBlur(free, (0, 0), clutter_scale)
+    clutter = np.sqrt(cv2.GaussianBlur(fine * fine, (0, 0), window)) + 1e-4
+    snr = np.abs(signal) / clutter
+    h, w = snr.shape
+    out = np.zeros(len(lines))
+    for i, line in enumerate(lines):
+        pts = dense_curve(line)
+        inside = pts[(pts[:, 0] >= 0) & (pts[:, 0] <= w - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= h - 1)]
+        if len(inside):
+            cols, rows = np.round(inside).astype(int).T
+            out[i] = float(np.percentile(snr[rows, cols], 75))
+    return out
 
 
 def rasterise_labels(lines: list[Line], shape: tuple[int, int], label_width: int) -> tuple[Array, Array]:
