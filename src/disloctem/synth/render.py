@@ -277,7 +277,7 @@ def render_image(background: Array, lines: list[Line], params: RenderParams,
     blur = rng.uniform(*params.blur)
     if blur > 0.2:
         pair = np.stack([cv2.GaussianBlur(plane, (0, 0), blur) for plane in pair])
-    pair += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(noise_std(params, rng))
+    pair += rng.standard_normal(pair.shape[1:], dtype=np.float32) * np.float32(noise_std(params, rng))
     pair = np.clip(pair, 0.0, 1.0) ** rng.uniform(*params.gamma)
     lo, hi = np.percentile(pair[0, ::4, ::4], [0.5, 99.5])
     pair = (pair - lo) / max(hi - lo, 1e-3) * rng.uniform(0.6, 1.0) + rng.uniform(0.0, 0.2)
@@ -292,7 +292,8 @@ def line_snr(lines: list[Line], rendering: Rendering, clutter_scale: float = 4.0
     integrates across a line) over the local standard deviation of the line-free image's
     structure finer than ``clutter_scale`` px (noise, mottle, specks: what hides a thin line),
     measured in a ``window`` px Gaussian window; the upper quartile along the line, so a line
-    visible over a quarter of its length counts as visible."""
+    visible over a quarter of its length counts as visible. The signal is that of all lines, so a
+    faint line within a blur width of a stronger one (a dense pile-up) counts as seen with it."""
     free = cv2.GaussianBlur(rendering.line_free, (0, 0), 1.0)
     signal = cv2.GaussianBlur(rendering.line_signal(), (0, 0), 1.0)
     fine = free - cv2.GaussianBlur(free, (0, 0), clutter_scale)
