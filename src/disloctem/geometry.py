@@ -83,10 +83,16 @@ def fit_support_points(points: Array, k: int, smoothing: float = 1.0) -> Array:
     return resample_polyline(np.stack([x, y], axis=1), k)
 
 
+def inside_image(points: Array, width: int, height: int) -> Array:
+    """Which (x, y) points lie on the image's pixel grid (bool per point)."""
+    pts = np.asarray(points)
+    return (pts[:, 0] >= 0) & (pts[:, 0] <= width - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= height - 1)
+
+
 def clip_to_image(points: Array, width: int, height: int, min_points: int = 2) -> list[Array]:
     """Split a dense polyline into the runs of consecutive points that lie inside the image."""
     pts = np.asarray(points, dtype=np.float64)
-    inside = (pts[:, 0] >= 0) & (pts[:, 0] <= width - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= height - 1)
+    inside = inside_image(pts, width, height)
     edges = np.flatnonzero(np.diff(np.concatenate([[False], inside, [False]]).astype(np.int8)))
     runs = [pts[a:b] for a, b in zip(edges[::2], edges[1::2])]
     return [r for r in runs if len(r) >= min_points]

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from .. import CLASSES
+from ..geometry import inside_image
 from .microstructure import Line, log_uniform
 
 Array = np.ndarray
@@ -303,7 +304,7 @@ def line_snr(lines: list[Line], rendering: Rendering, clutter_scale: float = 4.0
     out = np.zeros(len(lines))
     for i, line in enumerate(lines):
         pts = dense_curve(line)
-        inside = pts[(pts[:, 0] >= 0) & (pts[:, 0] <= w - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= h - 1)]
+        inside = pts[inside_image(pts, w, h)]
         if len(inside):
             cols, rows = np.round(inside).astype(int).T
             out[i] = float(np.percentile(snr[rows, cols], 75))
