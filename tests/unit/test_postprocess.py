@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 
 from disloctem.geometry import polyline_length
-from disloctem.postprocess import PostprocessParams, line_mask, mask_to_lines, mask_to_skeleton_branches
+from disloctem.postprocess import (
+    PostprocessParams,
+    hessian_eigenvalues,
+    line_mask,
+    mask_to_lines,
+    mask_to_skeleton_branches,
+)
 
 
 def draw(*segments, shape=(200, 200), width=3):
@@ -80,11 +86,53 @@ def test_hysteresis_keeps_a_faint_stretch_and_drops_faint_clutter():
     prob[draw(((20, 100), (180, 100)))] = 0.9
     prob[:, 90:110][draw(((20, 100), (180, 100)))[:, 90:110]] = 0.35  # a faint stretch of the line
     prob[draw(((40, 30), (160, 30)))] = 0.4  # a faint line touching nothing confident
-    plain = mask_to_lines(line_mask(prob, PostprocessParams()), PostprocessParams(gap=0))
+    plain = mask_to_lines(line_mask(prob, PostprocessParams(valley_sigma=None)), PostprocessParams(gap=0))
     assert len(plain) == 2  # broken at the faint stretch, the faint line gone
-    grown = mask_to_lines(line_mask(prob, PostprocessParams(grow_threshold=0.3)), PostprocessParams(gap=0))
+    grown = mask_to_lines(line_mask(prob, PostprocessParams(grow_threshold=0.3, valley_sigma=None)),
+                          PostprocessParams(gap=0))
     assert len(grown) == 1
     assert polyline_length(grown[0][1]) == pytest.approx(160, abs=4)
+    # the valley cut notches the abrupt steps into the faint stretch; the gap bridging mends them
+    params = PostprocessParams(grow_threshold=0.3)
+    cut = mask_to_lines(line_mask(prob, params), params)
+    assert len(cut) == 1
+    assert polyline_length(cut[0][1]) == pytest.approx(160, abs=4)
+
+
+def blurred(mask, sigma, peak=0.95):
+    """A probability map like a network's: the lines blurred, scaled to ``peak``."""
+    p = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma)
+    return peak * p / p.max()
+
+
+def test_lines_blurred_into_one_region_are_traced_one_by_one():
+    """A dense pile-up: four lines 6 px apart whose probabilities stay above the threshold
+    between them (0.6) make one region; the valley cut separates them again."""
+    ys = [30, 36, 42, 48]
+    prob = blurred(draw(*[((40, y), (170, y)) for y in ys], width=1), 2.0)
+    assert prob[33, 100] > 0.5
+    merged = PostprocessParams(valley_sigma=None)
+    assert len(mask_to_lines(line_mask(prob, merged), merged)) == 1
+    lines = mask_to_lines(line_mask(prob, PostprocessParams()), PostprocessParams())
+    assert len(lines) == 4
+    assert sorted(d[:, 1].mean() for _, d in lines) == pytest.approx(ys, abs=1.5)
+    assert all(polyline_length(d) > 120 for _, d in lines)
+
+
+def test_valley_cut_keeps_a_wide_line_and_a_crossing_whole():
+    wide = blurred(draw(((20, 100), (180, 100)), width=9), 1.5)
+    assert len(mask_to_lines(line_mask(wide, PostprocessParams()), PostprocessParams())) == 1
+    cross = blurred(draw(((10, 100), (190, 100)), ((100, 10), (100, 190)), width=1), 1.5)
+    lines = mask_to_lines(line_mask(cross, PostprocessParams()), PostprocessParams())
+    assert len(lines) == 2
+    assert all(polyline_length(d) > 170 for _, d in lines)
+
+
+def test_hessian_eigenvalues_of_a_parabola():
+    rows, cols = np.mgrid[:40, :40].astype(np.float32)
+    up, down = hessian_eigenvalues(0.01 * (rows - 20) ** 2 - 0.003 * (cols - 20) ** 2, 1.0)
+    assert up[20, 20] == pytest.approx(0.02, rel=0.05)
+    assert down[20, 20] == pytest.approx(-0.006, rel=0.05)
 
 
 def test_line_class_by_mean_probability_and_shape():

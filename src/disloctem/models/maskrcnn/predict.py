@@ -39,9 +39,10 @@ def instance_mask(prob: Array, params: PostprocessParams, peak_fraction: float =
     the instance's own peak where that is lower (but never below ``floor``). The mask head
     predicts on a 28x28 grid over the box: a 5-px line in a 512-px box covers a quarter of a grid
     cell, and once pasted back its probability peaks below 0.5 even where the head is right
-    (docs/design.md, "Mask R-CNN")."""
+    (docs/design.md, "Mask R-CNN"). An instance is one line, so no valleys are cut."""
     peak = float(prob.max()) if prob.size else 0.0
-    return line_mask(prob, replace(params, threshold=max(floor, min(params.threshold, peak_fraction * peak))))
+    threshold = max(floor, min(params.threshold, peak_fraction * peak))
+    return line_mask(prob, replace(params, threshold=threshold, valley_sigma=None))  # one line: nothing to separate
 
 
 def instances_to_lines(pred: dict[str, Array], classes: tuple[str, ...], score_threshold: float,
