@@ -56,11 +56,15 @@ def valleys(prob: Array, sigma: float) -> Array:
     between lines runs along them, while an abrupt step of probability along one line curves
     upward on a pixel or two only."""
     up, down = hessian_eigenvalues(prob, sigma)
-    valley = (up > VALLEY_MIN_CURVATURE) & (up > np.abs(down))
-    labels, n = ndimage.label(valley, structure=np.ones((3, 3)))
+    return drop_small_components((up > VALLEY_MIN_CURVATURE) & (up > np.abs(down)), VALLEY_MIN_PIXELS)
+
+
+def drop_small_components(mask: Array, min_pixels: int) -> Array:
+    """``mask`` without its 8-connected components of fewer than ``min_pixels`` pixels."""
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
     if n == 0:
-        return valley
-    return (np.bincount(labels.ravel()) >= VALLEY_MIN_PIXELS)[labels] & valley
+        return mask
+    return (np.bincount(labels.ravel()) >= min_pixels)[labels] & mask
 
 
 def hessian_eigenvalues(img: Array, sigma: float) -> tuple[Array, Array]:
@@ -115,10 +119,8 @@ def skeleton_paths(mask: Array, min_area: int = 0) -> tuple[list[Array], list[tu
     from skan import Skeleton  # imported here: numba compiles skan on first use (seconds)
 
     mask = np.asarray(mask, bool)
-    if min_area > 0 and mask.any():
-        labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
-        sizes = np.bincount(labels.ravel())
-        mask = (sizes >= min_area)[labels] & mask
+    if min_area > 0:
+        mask = drop_small_components(mask, min_area)
     skel = skeletonize(mask)
     if skel.sum() < 2:
         return [], [], np.zeros(0, int)
