@@ -195,3 +195,21 @@ def test_real_dataset_must_name_an_annotated_set_of_the_run(tmp_path):
     cfg["datasets"]["r"] = {"kind": "real", "source": "video", "seed": 0}
     with pytest.raises(ConfigError, match="datasets.r.source: 'video' is not a real set of this run"):
         check_real_sources(cfg, {})
+
+
+def test_every_workflow_key_of_a_synthetic_dataset_reaches_the_generator_untouched():
+    """Each key the schema allows on a dataset is either a generator setting or a workflow key the
+    generator skips (config/gpu.yaml's device check found eval_images refused by the generator)."""
+    from dataclasses import fields
+
+    from disloctem.synth.dataset import NOT_GENERATOR_KEYS, DatasetParams, dataset_params_from_config
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    allowed = set(schema["properties"]["datasets"]["additionalProperties"]["properties"])
+    other_kinds = {"source", "label_width", "parts"}  # kind real / mixed, never generated
+    assert allowed - other_kinds <= {f.name for f in fields(DatasetParams)} | set(NOT_GENERATOR_KEYS)
+    workflow_keys = {"kind": "synthetic", "background": "perlin", "shards": 2, "train": {"lr": 1e-3},
+                     "predict": {"tta": True}, "finetune_from": "other", "eval_images": 5, "templates_from": []}
+    assert set(workflow_keys) == set(NOT_GENERATOR_KEYS)
+    plain = dataset_params_from_config("d", {"n_train": 7})
+    assert dataset_params_from_config("d", {"n_train": 7, **workflow_keys}) == plain

@@ -64,7 +64,8 @@ class DatasetParams:
 
 
 # dataset config keys that are about the workflow, not the images (the same images either way)
-NOT_GENERATOR_KEYS = ("kind", "background", "templates_from", "shards", "train", "predict", "finetune_from")
+NOT_GENERATOR_KEYS = ("kind", "background", "templates_from", "shards", "train", "predict", "finetune_from",
+                      "eval_images")
 
 
 def dataset_params_from_config(name: str, spec: dict, template_files: list[str | Path] = ()) -> DatasetParams:
