@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from disloctem.config import (
     ConfigError,
+    auto_scales_for,
     background_sources,
     check_real_sources,
     check_training_sets,

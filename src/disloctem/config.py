@@ -192,6 +192,20 @@ def prediction_settings(config: dict, method: str, dataset: str) -> dict:
     return {**config["methods"][method].get("predict", {}), **config["datasets"][dataset].get("predict", {})}
 
 
+# Methods whose line scores are mean pixel probabilities: a line shrunk too far fades, so their
+# confident line length can be compared across image scales. The detectors' confidences cannot:
+# on an H200, Mask R-CNN took a smaller scale for all 38 held-out synthetic images it predicted
+# in two runs, though those are drawn at the training scale (docs/design.md, "On a GPU").
+SCALE_CHOOSING_METHODS = ("unet",)
+
+
+def auto_scales_for(config: dict, method: str) -> list[float]:
+    """The scales ``method`` chooses among for each image where a set's scale is ``auto``: the
+    config's ``auto_scales`` for the U-Net, full size alone for Mask R-CNN and support-point
+    regression (``predict_scale`` still resizes a set for every method)."""
+    return list(config.get("auto_scales", [1.0])) if method in SCALE_CHOOSING_METHODS else [1.0]
+
+
 def pick_study_sources(config: dict, real_sets: dict[str, RealSet]) -> list[str]:
     """Real sets the studies train on: those named, every annotated set (``all``), or (``auto``)
     the annotated set with the most annotated images (ties: the first by name), provided there

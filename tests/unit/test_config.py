@@ -6,6 +6,7 @@ import yaml
 
 from disloctem.config import (
     ConfigError,
+    auto_scales_for,
     check_real_sources,
     check_training_sets,
     dataclass_from_dict,
@@ -213,3 +214,11 @@ def test_every_workflow_key_of_a_synthetic_dataset_reaches_the_generator_untouch
     assert set(workflow_keys) == set(NOT_GENERATOR_KEYS)
     plain = dataset_params_from_config("d", {"n_train": 7})
     assert dataset_params_from_config("d", {"n_train": 7, **workflow_keys}) == plain
+
+
+def test_only_the_unet_chooses_among_auto_scales():
+    config = {"auto_scales": [1.0, 0.5, 0.333]}
+    assert auto_scales_for(config, "unet") == [1.0, 0.5, 0.333]
+    assert auto_scales_for(config, "maskrcnn") == [1.0]
+    assert auto_scales_for(config, "splinereg") == [1.0]
+    assert auto_scales_for({}, "unet") == [1.0]

@@ -67,6 +67,18 @@ def test_the_scale_with_the_most_confident_line_length_is_chosen_and_mapped_back
     assert scale == 1.0
 
 
+def test_a_stroke_of_fixed_pixel_size_gains_evidence_when_shrunk():
+    """Why only the U-Net chooses among auto_scales (config.auto_scales_for): a detector that
+    reports a stroke of the same size and confidence at every scale (a false detection, say)
+    gains length when the stroke is mapped back from a shrunk image, so the coarsest scale wins."""
+
+    def fixed_stroke(img: np.ndarray) -> tuple[list[AnnotatedLine], list[float]]:
+        return [AnnotatedLine("dislocation", np.array([[5.0, 5.0], [5.0, 25.0]]))], [0.5]
+
+    _, _, scale = predict_best_scale(fixed_stroke, np.ones((90, 120), np.float32), (1.0, 0.5, 0.333))
+    assert scale == 0.333
+
+
 def test_auto_scale_predictions_are_written_in_the_images_own_pixels(tmp_path):
     img = np.full((90, 120), 255, np.uint8)
     img[:, 60:66] = [80, 30, 0, 0, 30, 80]

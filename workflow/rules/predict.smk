@@ -15,7 +15,7 @@ rule predict_lines:
         predict=lambda w: prediction_settings(config, w.method, w.dataset),
         device=config.get("device", "auto"),
         scale=set_setting("predict_scale", "auto"),
-        auto_scales=config.get("auto_scales", [1.0]),
+        auto_scales=lambda w: auto_scales_for(config, w.method),
         real_sets=real_set_paths(),
         heldout_from=lambda w: f"results/synthetic/{heldout_dataset(w)}",
         max_images=eval_images,
