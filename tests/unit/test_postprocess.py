@@ -7,6 +7,7 @@ import pytest
 from disloctem.geometry import polyline_length
 from disloctem.postprocess import (
     PostprocessParams,
+    drop_small_components,
     hessian_eigenvalues,
     line_mask,
     mask_to_lines,
@@ -185,3 +186,16 @@ def test_doubtful_or_flickering_class_does_not_cut_a_line():
     probs[1, :, 60:70][line[:, 60:70]] = 0.95  # a confident 10-px run of the other class
     lines, _ = probabilities_to_lines(probs, ("dislocation", "slip_trace", "grain_boundary"), PostprocessParams())
     assert len(lines) == 1 and polyline_length(lines[0].points) == pytest.approx(180, abs=6)
+
+
+@pytest.mark.parametrize("specks", [3, 200])  # few small components are cleared in their boxes, many by a lookup
+def test_small_components_are_dropped_and_large_ones_kept_whole(specks):
+    mask = draw(((10, 100), (190, 100)), ((100, 10), (100, 60)))
+    rng = np.random.default_rng(0)
+    ys, xs = rng.integers(120, 198, specks), rng.integers(2, 198, specks)
+    noisy = mask.copy()
+    noisy[ys, xs] = True  # isolated specks (some touch each other: still far below 20 px)
+    noisy[150:153, 150:152] = True  # a 6-px blob
+    out = drop_small_components(noisy, 20)
+    assert np.array_equal(out, mask)
+    assert np.array_equal(drop_small_components(noisy, 1), noisy)
