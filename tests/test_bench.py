@@ -28,3 +28,13 @@ def test_large_image_benchmark_names_a_missing_model(tmp_path):
     res = run_bench("bench_large_image.py", "--weights", str(tmp_path / "model.pt"), "--size", "256")
     assert res.returncode == 1
     assert res.stderr.strip() == f"{tmp_path / 'model.pt'}: no such file; give a trained U-Net (--weights)"
+
+
+def test_maskrcnn_fit_benchmark_prints_the_five_loss_terms(tiny_dataset):
+    res = run_bench("bench_maskrcnn_fit.py", "--data", str(tiny_dataset), "--images", "2", "--steps", "2",
+                    "--crop", "64", "--every", "1", "--device", "cpu")
+    assert res.returncode == 0, res.stderr
+    rows = re.findall(r"^step\s+(\d+) .*: loss ([\d.]+) \| classifier [\d.]+ box_reg [\d.]+ mask [\d.]+ "
+                      r"objectness [\d.]+ rpn_box_reg [\d.]+$", res.stdout, flags=re.M)
+    assert [int(r[0]) for r in rows] == [0, 1], res.stdout
+    assert all(float(r[1]) > 0 for r in rows)
