@@ -5,6 +5,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import REPO
 
 
@@ -30,10 +32,12 @@ def test_large_image_benchmark_names_a_missing_model(tmp_path):
     assert res.stderr.strip() == f"{tmp_path / 'model.pt'}: no such file; give a trained U-Net (--weights)"
 
 
-def test_maskrcnn_fit_benchmark_prints_the_five_loss_terms(tiny_dataset):
+@pytest.mark.parametrize("augment", [False, True])
+def test_maskrcnn_fit_benchmark_prints_the_five_loss_terms(tiny_dataset, augment):
     res = run_bench("bench_maskrcnn_fit.py", "--data", str(tiny_dataset), "--images", "2", "--steps", "2",
-                    "--crop", "64", "--every", "1", "--device", "cpu")
+                    "--crop", "64", "--every", "1", "--device", "cpu", *(["--augment"] if augment else []))
     assert res.returncode == 0, res.stderr
+    assert ("fresh augmented crops" in res.stdout) == augment
     rows = re.findall(r"^step\s+(\d+) .*: loss ([\d.]+) \| classifier [\d.]+ box_reg [\d.]+ mask [\d.]+ "
                       r"objectness [\d.]+ rpn_box_reg [\d.]+$", res.stdout, flags=re.M)
     assert [int(r[0]) for r in rows] == [0, 1], res.stdout
