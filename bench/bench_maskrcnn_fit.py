@@ -30,6 +30,7 @@ import torch
 from disloctem.models.common import select_device
 from disloctem.models.maskrcnn.data import InstanceCrops, collate, fixed_batches
 from disloctem.models.maskrcnn.model import MaskRCNNConfig, build_maskrcnn
+from disloctem.models.maskrcnn.train import detection_losses
 from disloctem.models.training import adamw
 from disloctem.synth.dataset import read_splits
 
@@ -66,7 +67,7 @@ def main() -> None:
     for step in range(args.steps):
         images, targets = batches[step % len(batches)]
         with amp:
-            losses = model([im.to(device) for im in images], [{k: v.to(device) for k, v in t.items()} for t in targets])
+            losses = detection_losses(model, images, targets, device)
         loss = sum(losses.values())
         opt.zero_grad()
         loss.backward()

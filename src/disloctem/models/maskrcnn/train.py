@@ -16,11 +16,17 @@ from .model import MaskRCNNConfig, build_maskrcnn, init_backbone_from
 log = logging.getLogger(__name__)
 
 
-def detection_loss(model: torch.nn.Module, images, targets, device: torch.device) -> torch.Tensor:
-    """Sum of torchvision's RPN, box and mask losses (the model must be in training mode)."""
+def detection_losses(model: torch.nn.Module, images, targets, device: torch.device) -> dict[str, torch.Tensor]:
+    """torchvision's five losses by name: RPN objectness and box, classifier, box and mask (the
+    model must be in training mode)."""
     images = [im.to(device) for im in images]
     targets = [{k: v.to(device) for k, v in t.items()} for t in targets]
-    return sum(model(images, targets).values())
+    return model(images, targets)
+
+
+def detection_loss(model: torch.nn.Module, images, targets, device: torch.device) -> torch.Tensor:
+    """Sum of :func:`detection_losses`, what training minimises."""
+    return sum(detection_losses(model, images, targets, device).values())
 
 
 def loss_mode(model: torch.nn.Module) -> torch.nn.Module:
