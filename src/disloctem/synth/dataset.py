@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from .. import CLASSES
-from ..geometry import clip_to_image, resample_by_step
+from ..geometry import clip_to_image, polyline_length, resample_by_step
 from ..io import AnnotatedLine, labelme_document, link_or_copy, write_json
 from .annotations import burn_in_annotations
 from .microstructure import Line, MicrostructureParams, sample_microstructure
@@ -142,7 +142,7 @@ def coco_annotations(lines: list[Line], visible: list[AnnotatedLine], groups: li
         allpts = np.vstack(polys)
         x0, y0 = allpts.min(axis=0)
         x1, y1 = allpts.max(axis=0)
-        length = sum(float(np.linalg.norm(np.diff(r, axis=0), axis=1).sum()) for r in runs)
+        length = sum(polyline_length(r) for r in runs)
         line = lines[g - 1]
         out.append({
             "category_id": CLASSES.index(line.cls) + 1,

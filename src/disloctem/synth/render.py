@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from .. import CLASSES
-from ..geometry import inside_image
+from ..geometry import inside_image, segment_lengths
 from .microstructure import Line, log_uniform
 
 Array = np.ndarray
@@ -113,7 +113,7 @@ def oscillation_beads(pts: Array, widths: Array, period: float, rng: np.random.G
     """Where along a curve the contrast of an inclined dislocation peaks (bool per point): half
     of every ``period`` px of arc length, at a random phase, once the round caps of the drawn
     runs (``widths`` - 1 px per run) are added; at least a point per period."""
-    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
+    arc = np.concatenate([[0.0], np.cumsum(segment_lengths(pts))])
     return ((arc + rng.uniform(0, period)) % period) < np.maximum(1.0, period / 2 - (widths - 1))
 
 
