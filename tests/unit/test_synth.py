@@ -309,7 +309,7 @@ def test_render_noise_is_drawn_log_uniformly():
 
 def test_slip_traces_are_straight_and_grain_boundaries_step_the_background(rng):
     from disloctem.synth.microstructure import sample_grain_boundary, sample_slip_trace
-    from disloctem.synth.render import add_grain_boundary_step, dense_curve
+    from disloctem.synth.render import add_step_across, dense_curve
 
     p = MicrostructureParams()
     trace = sample_slip_trace(p, 256, rng)
@@ -317,7 +317,7 @@ def test_slip_traces_are_straight_and_grain_boundaries_step_the_background(rng):
     assert np.allclose(d[:, 0] * d[-1, 1] - d[:, 1] * d[-1, 0], 0, atol=1e-6)  # collinear
     gb = sample_grain_boundary(p, 256, rng)
     img = np.zeros((256, 256), np.float32)
-    add_grain_boundary_step(img, gb, 0.2)
+    add_step_across(img, gb, 0.2)
     pts = dense_curve(gb)
     mid = pts[len(pts) // 2]
     t = pts[len(pts) // 2 + 5] - pts[len(pts) // 2 - 5]
@@ -376,7 +376,8 @@ def _straight(cls: str, width: float = 3.0, contrast: float = 0.5, bright: bool 
     return Line(cls, np.stack([np.linspace(10, 500, 8), np.full(8, 64.0)], axis=1), width, contrast, bright)
 
 
-PLAIN = dict(p_break=0.0, width_modulation=0.0, contrast_modulation=0.0, p_oscillation=0.0, p_side_lobe=0.0)
+PLAIN = dict(p_break=0.0, width_modulation=0.0, contrast_modulation=0.0, p_oscillation=0.0, p_side_lobe=0.0,
+             p_trace_band=0.0)
 
 
 def test_beaded_dislocations_oscillate_along_their_length_but_their_labels_do_not():
@@ -402,6 +403,36 @@ def test_slip_traces_are_never_beaded():
     params = replace(RenderParams(**PLAIN), p_oscillation=1.0, p_side_lobe=1.0)
     dark, bright = draw_line_layer([_straight("slip_trace")], (128, 512), params, np.random.default_rng(5))
     assert np.allclose(dark[64, 20:490], 0.5) and not bright.any()
+
+
+def test_a_band_trace_is_two_parallel_edges_with_its_label_on_the_centre_line():
+    from disloctem.synth.render import draw_line_layer
+
+    params = replace(RenderParams(**PLAIN), p_trace_band=1.0, trace_band_gap=(6.0, 6.0))
+    line = _straight("slip_trace", width=2.0)
+    dark, bright = draw_line_layer([line], (128, 512), params, np.random.default_rng(5))
+    rows = np.flatnonzero(dark[:, 100:400].min(axis=1) > 0.25)
+    assert list(rows) == [61, 67] and not bright.any()  # 1 px edges 3 px either side of row 64
+    masks, _ = rasterise_labels([line], (128, 512), 3)
+    assert (masks[1, 63:66, 100:400] > 0).all() and not masks[1, [61, 67], 100:400].any()
+    dislocation, _ = draw_line_layer([_straight("dislocation", width=2.0)], (128, 512), params,
+                                     np.random.default_rng(5))
+    assert dislocation[64, 100:400].min() > 0.25  # only slip traces are drawn as bands
+
+
+def test_a_surface_step_brightens_one_side_of_a_slip_trace_as_background_not_as_line_signal():
+    from disloctem.synth.render import render_image
+
+    params = replace(RenderParams(**PLAIN), p_trace_step=1.0, trace_step=(0.08, 0.08), specks=(0, 0), blobs=(0, 0),
+                     bend_contours=(0, 0), p_fringes=0.0, blur=(0.0, 0.0), noise=(0.0, 0.0), gamma=(1.0, 1.0),
+                     p_annotations=0.0)
+    trace = _straight("slip_trace", contrast=0.0)
+    faint = Line("dislocation", np.stack([np.linspace(100, 400, 8), np.full(8, 30.0)], axis=1), 3.0, 0.0)
+    out = render_image(np.full((128, 512), 0.5, np.float32), [trace, faint], params, np.random.default_rng(2))
+    free = out.line_free
+    assert abs(free[20:50, 100:400].mean() - free[80:110, 100:400].mean()) > 0.05  # the step
+    assert np.abs(out.line_signal()).max() < 0.01  # lines of no contrast add nothing (uint8 rounding)
+    assert line_snr([trace, faint], out)[1] < 0.5  # the step does not make the invisible line count as seen
 
 
 @pytest.mark.parametrize("bright_line", [False, True])

@@ -42,6 +42,12 @@ class RenderParams:
     oscillation_depth: Range = (0.4, 0.95)  # fraction of the contrast lost between beads
     p_side_lobe: float = 0.15  # dislocations with a fringe of opposite contrast beside them (black-white contrast)
     side_lobe_gap: Range = (0.5, 3.0)  # px between the line's edge and the fringe
+    # slip traces seen as a narrow band (the inclined face of a surface step): two parallel dark
+    # lines about ``trace_band_gap`` px apart, the label on the band's centre line
+    p_trace_band: float = 0.3
+    trace_band_gap: Range = (2.5, 7.0)
+    p_trace_step: float = 0.3  # slip traces across which the foil's brightness changes (a surface step)
+    trace_step: Range = (0.02, 0.08)  # that brightness change, +-
     p_annotations: float = 0.5  # images with burned-in scale bar, arrow or text (unlabelled; synth.annotations)
     label_width: int = 3  # width of lines in the semantic and instance masks, px
     min_line_snr: float = 1.0  # lines below this line_snr are drawn but not labelled (0: label every line)
@@ -124,14 +130,25 @@ def curve_normals(pts: Array) -> Array:
     return np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
 
 
+def draw_band_edges(canvas: Array, pts: Array, widths: Array, on: Array, level: float, gap: float) -> None:
+    """A line seen as a narrow band: two parallel edges ``gap`` px apart (centre to centre), each
+    of half the line's median width (at least 1 px) all along, on either side of the curve
+    ``pts``; in place."""
+    edge_widths = np.full(len(pts), cv_widths(max(1.0, float(np.median(widths)) / 2.0)))
+    offset = (gap / 2.0) * curve_normals(pts)
+    for side in (-1.0, 1.0):
+        draw_runs(canvas, pts + side * offset, edge_widths, on, level)
+
+
 def draw_line_layer(lines: list[Line], shape: tuple[int, int], params: RenderParams,
                     rng: np.random.Generator) -> tuple[Array, Array]:
     """Dark and bright attenuation layers (float32, 0..1) of all lines, with breaks, width
     varying along each line and contrast varying smoothly over the image (so along and between
     lines), before the profile blur. Some dislocations are beaded (contrast oscillating along
     them, as dislocations inclined in the foil show it) and some carry a 1-px fringe of the
-    opposite contrast beside them (black-white contrast); their labels are the whole line as
-    always. Where lines cross, the line drawn later sets the contrast."""
+    opposite contrast beside them (black-white contrast); some slip traces are narrow bands (two
+    parallel edges, :func:`draw_band_edges`). Labels are the whole line on its centre as always.
+    Where lines cross, the line drawn later sets the contrast."""
     dark = np.zeros(shape, np.float32)
     bright = np.zeros(shape, np.float32)
     for line in lines:
@@ -150,6 +167,8 @@ def draw_line_layer(lines: list[Line], shape: tuple[int, int], params: RenderPar
             beads = oscillation_beads(pts, widths, rng.uniform(*params.oscillation_period), rng) & keep
             draw_runs(target, pts, widths, keep, level * (1.0 - rng.uniform(*params.oscillation_depth)))
             draw_runs(target, pts, widths, beads, level)
+        elif line.cls == "slip_trace" and rng.random() < params.p_trace_band:
+            draw_band_edges(target, pts, widths, keep, level, rng.uniform(*params.trace_band_gap))
         else:
             draw_runs(target, pts, widths, keep, level)
         if is_dislocation and rng.random() < params.p_side_lobe:
@@ -163,8 +182,8 @@ def draw_line_layer(lines: list[Line], shape: tuple[int, int], params: RenderPar
     return dark, bright
 
 
-def add_grain_boundary_step(img: Array, line: Line, step: float) -> None:
-    """Change the background level on one side of a grain boundary, in place."""
+def add_step_across(img: Array, line: Line, step: float) -> None:
+    """Change the background level on one side of a line (a grain boundary, a surface step), in place."""
     pts = dense_curve(line)
     h, w = img.shape
     far = 4.0 * max(h, w)
@@ -255,6 +274,15 @@ class Rendering:
         return self.image.astype(np.float32) / 255.0 - self.line_free
 
 
+def add_surface_steps(img: Array, lines: list[Line], params: RenderParams, rng: np.random.Generator) -> None:
+    """Change the brightness on one side of some slip traces (``p_trace_step``), as the surface
+    step a slip trace is changes the foil's thickness; in place. Two traces of one slip band with
+    steps of opposite sign make the band brighter or darker than its surroundings."""
+    for line in lines:
+        if line.cls == "slip_trace" and rng.random() < params.p_trace_step:
+            add_step_across(img, line, float(rng.choice([-1, 1]) * rng.uniform(*params.trace_step)))
+
+
 def render_image(background: Array, lines: list[Line], params: RenderParams,
                  rng: np.random.Generator) -> Rendering:
     """The synthetic micrograph (uint8) of ``lines`` on a float32 [0, 1] ``background``, with the
@@ -263,7 +291,10 @@ def render_image(background: Array, lines: list[Line], params: RenderParams,
     img = background.astype(np.float32, copy=True)
     for line in lines:
         if line.cls == "grain_boundary":
-            add_grain_boundary_step(img, line, float(rng.choice([-1, 1]) * rng.uniform(*params.gb_step)))
+            add_step_across(img, line, float(rng.choice([-1, 1]) * rng.uniform(*params.gb_step)))
+    # background, in the line-free image too: a step offsets half the image, which must not count
+    # as the signal of the other lines there (line_snr); a trace's own visibility is its line
+    add_surface_steps(img, lines, params, rng)
     pair = np.stack([img, img])  # [with lines, without]
     img = pair[0]
     add_bend_contours(pair, params, rng)
