@@ -104,7 +104,8 @@ def write_real_dataset(rs: RealSet, out_dir: str | Path, n_train: int | None, n_
                        indent=None)
             records = [{"id": i, "class": ln.cls,
                         "points": np.round(fit_support_points(ln.points, k_support), 3).tolist(),
-                        "width": float(label_width), "contrast": None, "bright": None, "pileup": None}
+                        "width": float(label_width), "contrast": None, "bright": None, "pileup": None,
+                        "band_gap": None}
                        for i, ln in enumerate(lines, start=1)]
             jsonl.write(json.dumps({"image": stem, "height": h, "width": w, "lines": records}) + "\n")
     write_json(out / "splits.json", {"train": train, "val": val})

@@ -164,7 +164,7 @@ def test_lines_too_faint_to_see_are_drawn_but_not_labelled():
         assert np.array_equal(a.image, b.image) and b.faint == []
         assert len(a.lines) + len(a.faint) == len(b.lines)
         faint += len(a.faint)
-        if a.faint:
+        if any(rasterise_labels([ln], a.image.shape, 3)[0].any() for ln in a.faint):  # not all outside
             masks, _ = rasterise_labels(a.lines, a.image.shape, 3)
             all_masks, _ = rasterise_labels(b.lines, b.image.shape, 3)
             assert masks.sum() < all_masks.sum()
@@ -376,8 +376,7 @@ def _straight(cls: str, width: float = 3.0, contrast: float = 0.5, bright: bool 
     return Line(cls, np.stack([np.linspace(10, 500, 8), np.full(8, 64.0)], axis=1), width, contrast, bright)
 
 
-PLAIN = dict(p_break=0.0, width_modulation=0.0, contrast_modulation=0.0, p_oscillation=0.0, p_side_lobe=0.0,
-             p_trace_band=0.0)
+PLAIN = dict(p_break=0.0, width_modulation=0.0, contrast_modulation=0.0, p_oscillation=0.0, p_side_lobe=0.0)
 
 
 def test_beaded_dislocations_oscillate_along_their_length_but_their_labels_do_not():
@@ -408,16 +407,36 @@ def test_slip_traces_are_never_beaded():
 def test_a_band_trace_is_two_parallel_edges_with_its_label_on_the_centre_line():
     from disloctem.synth.render import draw_line_layer
 
-    params = replace(RenderParams(**PLAIN), p_trace_band=1.0, trace_band_gap=(6.0, 6.0))
-    line = _straight("slip_trace", width=2.0)
+    params = RenderParams(**PLAIN)
+    line = replace(_straight("slip_trace", width=2.0), band_gap=6.0)
     dark, bright = draw_line_layer([line], (128, 512), params, np.random.default_rng(5))
     rows = np.flatnonzero(dark[:, 100:400].min(axis=1) > 0.25)
     assert list(rows) == [61, 67] and not bright.any()  # 1 px edges 3 px either side of row 64
     masks, _ = rasterise_labels([line], (128, 512), 3)
     assert (masks[1, 63:66, 100:400] > 0).all() and not masks[1, [61, 67], 100:400].any()
-    dislocation, _ = draw_line_layer([_straight("dislocation", width=2.0)], (128, 512), params,
-                                     np.random.default_rng(5))
-    assert dislocation[64, 100:400].min() > 0.25  # only slip traces are drawn as bands
+    assert line.to_record(1)["band_gap"] == 6.0 and _straight("slip_trace").to_record(1)["band_gap"] is None
+
+
+def test_a_band_line_is_seen_where_its_edges_are_not_on_its_empty_centre():
+    from disloctem.synth.render import render_image
+
+    params = replace(RenderParams(**PLAIN), specks=(0, 0), blobs=(0, 0), bend_contours=(0, 0), p_fringes=0.0,
+                     blur=(0.0, 0.0), noise=(0.02, 0.02), gamma=(1.0, 1.0), line_blur=(0.5, 0.5), p_annotations=0.0,
+                     p_trace_step=0.0)
+    band = replace(_straight("slip_trace", width=2.0, contrast=0.3), band_gap=7.0)
+    out = render_image(np.full((128, 512), 0.5, np.float32), [band], params, np.random.default_rng(1))
+    on_edges = line_snr([band], out)[0]
+    on_centre = line_snr([replace(band, band_gap=None)], out)[0]
+    assert on_edges > 3.0 * on_centre and on_edges > 2.0
+
+
+def test_a_share_of_slip_traces_are_bands_and_no_dislocation_is(rng):
+    lines = [ln for seed in range(40) for ln in sample_microstructure(
+        MicrostructureParams(p_trace_band=0.5, trace_band_gap=(3.0, 5.0)), 512, np.random.default_rng(seed))]
+    traces = [ln for ln in lines if ln.cls == "slip_trace"]
+    gaps = [ln.band_gap for ln in traces if ln.band_gap is not None]
+    assert 0.3 < len(gaps) / len(traces) < 0.7 and all(3.0 <= g <= 5.0 for g in gaps)
+    assert all(ln.band_gap is None for ln in lines if ln.cls != "slip_trace")
 
 
 def test_a_surface_step_brightens_one_side_of_a_slip_trace_as_background_not_as_line_signal():

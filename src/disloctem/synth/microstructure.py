@@ -28,6 +28,7 @@ class Line:
     contrast: float  # attenuation of the background at the line centre (0..1)
     bright: bool = False  # bright instead of dark contrast
     pileup: int | None = None  # index of the pile-up this dislocation belongs to
+    band_gap: float | None = None  # a slip trace seen as a narrow band: px between its two edges
 
     @cached_property
     def dense(self) -> Array:
@@ -43,6 +44,7 @@ class Line:
             "contrast": round(float(self.contrast), 4),
             "bright": self.bright,
             "pileup": self.pileup,
+            "band_gap": None if self.band_gap is None else round(float(self.band_gap), 3),
         }
 
 
@@ -69,6 +71,10 @@ class MicrostructureParams:
     # surface steps), so the model tells them apart by shape (straight, crossing the field)
     trace_contrast: Range = (0.05, 0.5)
     trace_width: Range = (1.0, 4.0)
+    # slip traces seen as a narrow band (the inclined face of a surface step, as tanaka_2um's
+    # traces): two parallel edges ``trace_band_gap`` px apart, labelled on the band's centre line
+    p_trace_band: float = 0.3
+    trace_band_gap: Range = (2.5, 7.0)
     # probability that a pile-up (its spacing and contrast) or a single line (its contrast) is
     # drawn log-uniformly instead of uniformly: dense, faint pile-ups as likely as sparse, strong
     # ones (1.0: always, as the dense-faint ablation; docs/design.md)
@@ -177,6 +183,15 @@ def _line_attrs(p: MicrostructureParams, rng: np.random.Generator, contrast: Ran
     }
 
 
+def _trace_attrs(p: MicrostructureParams, rng: np.random.Generator, log: bool) -> dict:
+    """A slip trace's attributes: those of a line in the trace ranges, and a band gap for a
+    share ``p_trace_band`` of them (no random number is drawn for it when that share is 0)."""
+    attrs = _line_attrs(p, rng, p.trace_contrast, log, p.trace_width)
+    if p.p_trace_band > 0 and rng.random() < p.p_trace_band:
+        attrs["band_gap"] = float(rng.uniform(*p.trace_band_gap))
+    return attrs
+
+
 def _jittered(attrs: dict, rng: np.random.Generator) -> dict:
     """One line's attributes in a group sharing ``attrs`` (a pile-up, a tangle): width within
     +-20 %, contrast within +-30 %."""
@@ -258,18 +273,17 @@ def sample_pileup(p: MicrostructureParams, size: int, index: int, rng: np.random
     if rng.random() < p.p_band_traces:
         trace_len = (positions.max() - positions.min() + width) * rng.uniform(1.5, 4.0)
         mid = head + u * positions.mean()
-        t_attrs = _line_attrs(p, rng, p.trace_contrast, log, p.trace_width)
+        t_attrs = _trace_attrs(p, rng, log)
         for side in (-0.5, 0.5):
             support = _straight(mid + n * side * width, u_angle, trace_len, p.k_support)
-            lines.append(Line("slip_trace", support, width=t_attrs["width"],
-                              contrast=t_attrs["contrast"], bright=t_attrs["bright"]))
+            lines.append(Line("slip_trace", support, **t_attrs))
     return lines
 
 
 def sample_slip_trace(p: MicrostructureParams, size: int, rng: np.random.Generator) -> Line:
     center = rng.uniform(0, size, size=2)
     angle = rng.uniform(0, np.pi)
-    attrs = _line_attrs(p, rng, p.trace_contrast, draws_log_scales(p, rng), p.trace_width)
+    attrs = _trace_attrs(p, rng, draws_log_scales(p, rng))
     return Line("slip_trace", _straight(center, angle, 3.0 * size, p.k_support), **attrs)
 
 

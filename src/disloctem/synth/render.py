@@ -42,10 +42,6 @@ class RenderParams:
     oscillation_depth: Range = (0.4, 0.95)  # fraction of the contrast lost between beads
     p_side_lobe: float = 0.15  # dislocations with a fringe of opposite contrast beside them (black-white contrast)
     side_lobe_gap: Range = (0.5, 3.0)  # px between the line's edge and the fringe
-    # slip traces seen as a narrow band (the inclined face of a surface step): two parallel dark
-    # lines about ``trace_band_gap`` px apart, the label on the band's centre line
-    p_trace_band: float = 0.3
-    trace_band_gap: Range = (2.5, 7.0)
     p_trace_step: float = 0.3  # slip traces across which the foil's brightness changes (a surface step)
     trace_step: Range = (0.02, 0.08)  # that brightness change, +-
     p_annotations: float = 0.5  # images with burned-in scale bar, arrow or text (unlabelled; synth.annotations)
@@ -130,14 +126,25 @@ def curve_normals(pts: Array) -> Array:
     return np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
 
 
+def band_edges(pts: Array, gap: float) -> tuple[Array, Array]:
+    """The two edges of a band ``gap`` px wide (centre to centre) around the curve ``pts``."""
+    offset = (gap / 2.0) * curve_normals(pts)
+    return pts - offset, pts + offset
+
+
+def drawn_curves(line: Line) -> list[Array]:
+    """Where a line's contrast is drawn: its curve, or the two edges of a band line."""
+    pts = dense_curve(line)
+    return [pts] if line.band_gap is None else list(band_edges(pts, line.band_gap))
+
+
 def draw_band_edges(canvas: Array, pts: Array, widths: Array, on: Array, level: float, gap: float) -> None:
     """A line seen as a narrow band: two parallel edges ``gap`` px apart (centre to centre), each
     of half the line's median width (at least 1 px) all along, on either side of the curve
     ``pts``; in place."""
     edge_widths = np.full(len(pts), cv_widths(max(1.0, float(np.median(widths)) / 2.0)))
-    offset = (gap / 2.0) * curve_normals(pts)
-    for side in (-1.0, 1.0):
-        draw_runs(canvas, pts + side * offset, edge_widths, on, level)
+    for edge in band_edges(pts, gap):
+        draw_runs(canvas, edge, edge_widths, on, level)
 
 
 def draw_line_layer(lines: list[Line], shape: tuple[int, int], params: RenderParams,
@@ -146,8 +153,8 @@ def draw_line_layer(lines: list[Line], shape: tuple[int, int], params: RenderPar
     varying along each line and contrast varying smoothly over the image (so along and between
     lines), before the profile blur. Some dislocations are beaded (contrast oscillating along
     them, as dislocations inclined in the foil show it) and some carry a 1-px fringe of the
-    opposite contrast beside them (black-white contrast); some slip traces are narrow bands (two
-    parallel edges, :func:`draw_band_edges`). Labels are the whole line on its centre as always.
+    opposite contrast beside them (black-white contrast); lines with a ``band_gap`` (some slip
+    traces) are narrow bands (two parallel edges, :func:`draw_band_edges`). Labels are the whole line on its centre as always.
     Where lines cross, the line drawn later sets the contrast."""
     dark = np.zeros(shape, np.float32)
     bright = np.zeros(shape, np.float32)
@@ -167,8 +174,8 @@ def draw_line_layer(lines: list[Line], shape: tuple[int, int], params: RenderPar
             beads = oscillation_beads(pts, widths, rng.uniform(*params.oscillation_period), rng) & keep
             draw_runs(target, pts, widths, keep, level * (1.0 - rng.uniform(*params.oscillation_depth)))
             draw_runs(target, pts, widths, beads, level)
-        elif line.cls == "slip_trace" and rng.random() < params.p_trace_band:
-            draw_band_edges(target, pts, widths, keep, level, rng.uniform(*params.trace_band_gap))
+        elif line.band_gap is not None:
+            draw_band_edges(target, pts, widths, keep, level, line.band_gap)
         else:
             draw_runs(target, pts, widths, keep, level)
         if is_dislocation and rng.random() < params.p_side_lobe:
@@ -323,9 +330,10 @@ def line_snr(lines: list[Line], rendering: Rendering, clutter_scale: float = 4.0
     the image): along the line, the lines' signal (both images smoothed over 1 px, as any viewer
     integrates across a line) over the local standard deviation of the line-free image's
     structure finer than ``clutter_scale`` px (noise, mottle, specks: what hides a thin line),
-    measured in a ``window`` px Gaussian window; the upper quartile along the line, so a line
-    visible over a quarter of its length counts as visible. The signal is that of all lines, so a
-    faint line within a blur width of a stronger one (a dense pile-up) counts as seen with it."""
+    measured in a ``window`` px Gaussian window; the upper quartile along the line (along both
+    edges of a band line, where its contrast is), so a line visible over a quarter of its length
+    counts as visible. The signal is that of all lines, so a faint line within a blur width of a
+    stronger one (a dense pile-up) counts as seen with it."""
     free = cv2.GaussianBlur(rendering.line_free, (0, 0), 1.0)
     signal = cv2.GaussianBlur(rendering.line_signal(), (0, 0), 1.0)
     fine = free - cv2.GaussianBlur(free, (0, 0), clutter_scale)
@@ -334,7 +342,7 @@ def line_snr(lines: list[Line], rendering: Rendering, clutter_scale: float = 4.0
     h, w = snr.shape
     out = np.zeros(len(lines))
     for i, line in enumerate(lines):
-        pts = dense_curve(line)
+        pts = np.concatenate(drawn_curves(line))
         inside = pts[inside_image(pts, w, h)]
         if len(inside):
             cols, rows = np.round(inside).astype(int).T
