@@ -154,8 +154,8 @@ def draw_line_layer(lines: list[Line], shape: tuple[int, int], params: RenderPar
     lines), before the profile blur. Some dislocations are beaded (contrast oscillating along
     them, as dislocations inclined in the foil show it) and some carry a 1-px fringe of the
     opposite contrast beside them (black-white contrast); lines with a ``band_gap`` (some slip
-    traces) are narrow bands (two parallel edges, :func:`draw_band_edges`). Labels are the whole line on its centre as always.
-    Where lines cross, the line drawn later sets the contrast."""
+    traces) are narrow bands (two parallel edges, :func:`draw_band_edges`). Labels are the whole
+    line on its centre as always. Where lines cross, the line drawn later sets the contrast."""
     dark = np.zeros(shape, np.float32)
     bright = np.zeros(shape, np.float32)
     for line in lines:
