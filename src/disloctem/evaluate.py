@@ -13,7 +13,14 @@ from skimage.morphology import skeletonize
 
 from . import CLASSES
 from .io import InputError, RealSet, image_shape, read_labelme_lines, read_mask
-from .metrics import CentrelineCounts, LineCounts, combined_scores, score_image
+from .metrics import (
+    CentrelineCounts,
+    LineCounts,
+    combined_scores,
+    rasterise_centrelines,
+    score_image,
+    score_image_any_class,
+)
 from .postprocess import mask_to_skeleton_branches
 
 Array = np.ndarray
@@ -56,13 +63,30 @@ def read_truth(rs: RealSet, stem: str, classes: list[str], shape: tuple[int, int
     return out
 
 
+ANY_CLASS = "any"  # the pseudo-class of the class-agnostic scores
+
+
+def pooled_centrelines(truth: dict[str, Truth], shape: tuple[int, int]) -> Array | None:
+    """The true centreline pixels of all classes together where any class's truth is a mask
+    (None when every class has Labelme lines, which are then rasterised)."""
+    if all(t.centrelines is None for t in truth.values()):
+        return None
+    return np.any([t.centrelines if t.centrelines is not None else rasterise_centrelines(t.lines, shape)
+                   for t in truth.values()], axis=0)
+
+
 def evaluate_set(rs: RealSet, pred_dir: str | Path, tol: float = 3.0, match_dist: float = 5.0) -> dict:
     """Per-image and per-set (micro-averaged: counts summed over images) scores of every
-    annotated class. A missing prediction file counts as predicting no lines."""
+    annotated class and, where a set annotates two or more classes, of :data:`ANY_CLASS`: all
+    annotated classes pooled, in the truth and in the predictions, with classes ignored in the
+    matching, plus ``class_agreement``, the share of those matches whose classes agree. A
+    missing prediction file counts as predicting no lines."""
     pred_dir = Path(pred_dir)
     classes = annotated_classes(rs)
+    pooled = len(classes) >= 2
     per_image = []
     totals = {c: (CentrelineCounts(), LineCounts()) for c in classes}
+    any_totals, agree_total = (CentrelineCounts(), LineCounts()), 0
     for stem in rs.annotated_stems():
         shape = image_shape(rs.images[stem])
         truth = read_truth(rs, stem, classes, shape)
@@ -73,7 +97,20 @@ def evaluate_set(rs: RealSet, pred_dir: str | Path, tol: float = 3.0, match_dist
                                  tol, match_dist, truth[c].centrelines)
             totals[c] = (totals[c][0] + cl, totals[c][1] + ln)
             per_image.append({"image": stem, "class": c, **combined_scores(cl, ln)})
-    per_set = {c: combined_scores(*totals[c]) | {"n_images": len(rs.annotated_stems())} for c in classes}
+        if pooled:
+            cl, ln, agree = score_image_any_class(
+                [(p.cls, p.points) for p in pred if p.cls in classes],
+                [(c, line) for c in classes for line in truth[c].lines], shape, tol, match_dist,
+                pooled_centrelines(truth, shape))
+            any_totals, agree_total = (any_totals[0] + cl, any_totals[1] + ln), agree_total + agree
+            per_image.append({"image": stem, "class": ANY_CLASS, **combined_scores(cl, ln),
+                              "class_agreement": agree / ln.matches if ln.matches else float("nan")})
+    n_images = {"n_images": len(rs.annotated_stems())}
+    per_set = {c: combined_scores(*totals[c]) | n_images for c in classes}
+    if pooled:
+        matches = any_totals[1].matches
+        per_set[ANY_CLASS] = combined_scores(*any_totals) | n_images | {
+            "class_agreement": agree_total / matches if matches else float("nan")}
     return {"set": rs.name, "classes": classes, "scores": per_set, "images": per_image,
             "tolerance_px": tol, "match_distance_px": match_dist}
 
@@ -81,7 +118,7 @@ def evaluate_set(rs: RealSet, pred_dir: str | Path, tol: float = 3.0, match_dist
 SUMMARY_KEYS = ["set", "method", "dataset", "class"]
 SCORE_ORDER = ["line_f1", "line_precision", "line_recall", "cl_f1", "cl_precision", "cl_recall",
                 "mean_match_dist", "n_pred", "n_true", "count_error", "length_pred", "length_true",
-                "length_error", "rel_length_error", "n_images"]
+                "length_error", "rel_length_error", "class_agreement", "n_images"]
 
 
 def write_summary(evaluation_files: list[str], out_csv: str | Path) -> None:

@@ -178,5 +178,20 @@ def score_image(pred: list[Array], true: list[Array], shape: tuple[int, int],
     return centreline_counts(pred_cl, true_cl, tol), lines
 
 
+def score_image_any_class(pred: list[tuple[str, Array]], true: list[tuple[str, Array]], shape: tuple[int, int],
+                          tol: float = 3.0, match_dist: float = 5.0, true_centrelines: Array | None = None
+                          ) -> tuple[CentrelineCounts, LineCounts, int]:
+    """Centreline and line counts of one image with classes ignored (lines given as (class,
+    points)), and how many of the line matches agree in class: detection apart from
+    classification, so a slip trace reported as a dislocation counts as found here and as a
+    class confusion in the agreement."""
+    pred_pts, true_pts = [p for _, p in pred], [t for _, t in true]
+    pred_cl = rasterise_centrelines(pred_pts, shape)
+    true_cl = rasterise_centrelines(true_pts, shape) if true_centrelines is None else true_centrelines
+    pairs, lines = match_lines(pred_pts, true_pts, match_dist)
+    agree = sum(1 for i, j, _ in pairs if pred[i][0] == true[j][0])
+    return centreline_counts(pred_cl, true_cl, tol), lines, agree
+
+
 def combined_scores(cl: CentrelineCounts, ln: LineCounts) -> dict[str, float]:
     return {**cl.scores(), **ln.scores()}

@@ -24,7 +24,8 @@ from .io import HELDOUT, RealSet, heldout_set, read_grayscale, read_labelme_line
 Array = np.ndarray
 CLASS_COLOURS = {"dislocation": (255, 60, 60), "slip_trace": (60, 200, 255), "grain_boundary": (80, 255, 80)}
 TRUTH_COLOUR = (255, 220, 0)
-HIGHER_IS_BETTER = ("line_f1", "line_precision", "line_recall", "cl_f1", "cl_precision", "cl_recall")
+HIGHER_IS_BETTER = ("line_f1", "line_precision", "line_recall", "cl_f1", "cl_precision", "cl_recall",
+                    "class_agreement")
 LOWER_IS_BETTER = ("mean_match_dist",)
 
 
@@ -274,7 +275,9 @@ def metrics_section(summary_csv: str | Path) -> str:
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f"<p>Set-level scores (counts summed over the images of a set); the best value per set, "
             f"class and column is <span class='best'>marked</span>. <code>heldout</code> is the "
-            f"synthetic validation split. Definitions: docs/metrics.md.</p>"
+            f"synthetic validation split. Rows of class <code>any</code> pool the annotated classes and "
+            f"ignore class in the matching; their <code>class_agreement</code> is the share of matched "
+            f"lines named with the true class. Definitions: docs/metrics.md.</p>"
             f"<div class='scroll'><table><tr>{head}</tr>{''.join(body)}</table></div>")
 
 

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from disloctem.evaluate import annotated_classes, evaluate_set, write_summary
+from disloctem.evaluate import ANY_CLASS, annotated_classes, evaluate_set, write_summary
 from disloctem.io import heldout_set, scan_real_set, write_json
 
 from ..conftest import real_set_path
@@ -40,8 +40,10 @@ def test_masks_only_truth(tmp_path):
     pred = {"shapes": [{"label": "dislocation", "shape_type": "linestrip",
                         "points": [[5, 21], [60, 21]]}], "imageHeight": 64, "imageWidth": 64}
     write_json(tmp_path / "pred" / "a.json", pred)
-    d = evaluate_set(rs, tmp_path / "pred")["scores"]["dislocation"]
+    scores = evaluate_set(rs, tmp_path / "pred")["scores"]
+    d = scores["dislocation"]
     assert d["line_f1"] == 1.0 and d["cl_f1"] == pytest.approx(1.0)
+    assert ANY_CLASS not in scores  # one annotated class: the pooled row would repeat it
 
 
 def test_summary_rows(tmp_path):
@@ -60,3 +62,54 @@ def test_legros_annotation_reads_as_truth(tmp_path):
     stem = rs.annotated_stems()[0]
     shutil.copy(rs.labelme[stem], tmp_path / f"{stem}.json")
     assert evaluate_set(rs, tmp_path)["scores"]["dislocation"]["line_f1"] == 1.0
+
+
+def _linestrip(label: str, points: list[list[float]]) -> dict:
+    return {"label": label, "shape_type": "linestrip", "points": points}
+
+
+def _two_class_set(root, masks: bool):
+    """A 96 px image with a horizontal dislocation (y 30) and a horizontal slip trace (y 70),
+    annotated as Labelme lines or as class masks."""
+    (root / "set" / "images").mkdir(parents=True)
+    cv2.imwrite(str(root / "set" / "images" / "a.png"), np.full((96, 96), 128, np.uint8))
+    if masks:
+        for cls, y in (("dislocation", 30), ("slip_trace", 70)):
+            (root / "set" / "masks" / cls).mkdir(parents=True)
+            mask = np.zeros((96, 96), np.uint8)
+            cv2.line(mask, (5, y), (90, y), 255, 2)
+            cv2.imwrite(str(root / "set" / "masks" / cls / "a.png"), mask)
+    else:
+        write_json(root / "set" / "labelme" / "a.json",
+                   {"shapes": [_linestrip("dislocation", [[5, 30], [90, 30]]),
+                               _linestrip("slip_trace", [[5, 70], [90, 70]])], "imageHeight": 96, "imageWidth": 96})
+    return scan_real_set("set", root / "set")
+
+
+@pytest.mark.parametrize("masks", [False, True])
+def test_a_trace_called_a_dislocation_is_found_in_the_pooled_row_and_counted_as_a_class_confusion(tmp_path, masks):
+    rs = _two_class_set(tmp_path, masks)
+    pred = {"shapes": [_linestrip("dislocation", [[5, 30.5], [90, 30.5]]),
+                       _linestrip("dislocation", [[5, 70.5], [90, 70.5]]),  # the trace, called a dislocation
+                       _linestrip("grain_boundary", [[5, 50], [90, 50]])],  # a class the set does not annotate
+            "imageHeight": 96, "imageWidth": 96}
+    write_json(tmp_path / "pred" / "a.json", pred)
+    result = evaluate_set(rs, tmp_path / "pred")
+    scores = result["scores"]
+    assert scores["dislocation"]["line_precision"] == 0.5 and scores["slip_trace"]["line_recall"] == 0.0
+    pooled = scores[ANY_CLASS]
+    assert pooled["line_f1"] == 1.0 and pooled["n_pred"] == 2 and pooled["n_true"] == 2
+    assert pooled["cl_f1"] == pytest.approx(1.0, abs=0.02)
+    assert pooled["class_agreement"] == 0.5
+    assert [r["class_agreement"] for r in result["images"] if r["class"] == ANY_CLASS] == [0.5]
+
+
+def test_the_pooled_row_reaches_the_summary_with_its_class_agreement(tmp_path):
+    rs = _two_class_set(tmp_path, masks=False)
+    shutil.copy(rs.labelme["a"], tmp_path / "a.json")
+    ev = evaluate_set(rs, tmp_path) | {"method": "unet", "dataset": "d"}
+    write_json(tmp_path / "e.json", ev)
+    write_summary([str(tmp_path / "e.json")], tmp_path / "summary.csv")
+    rows = {r["class"]: r for r in csv.DictReader(open(tmp_path / "summary.csv"))}
+    assert list(rows) == ["dislocation", "slip_trace", ANY_CLASS]
+    assert rows[ANY_CLASS]["class_agreement"] == "1.0000" and rows["dislocation"]["class_agreement"] == ""

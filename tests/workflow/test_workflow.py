@@ -189,6 +189,9 @@ def test_end_to_end_summary_and_report(tiny_run):
         for key in ["line_f1", "line_precision", "line_recall", "cl_f1", "cl_precision", "cl_recall"]:
             assert 0.0 <= float(r[key]) <= 1.0
         assert int(r["n_true"]) >= 0 and int(r["n_pred"]) >= 0
+    pooled = [r for r in rows if r["class"] == "any"]  # held-out synthetic annotates every class
+    assert {r["method"] for r in pooled if r["set"] == "heldout"} == {r["method"] for r in rows}
+    assert all(r["class_agreement"] == "nan" or 0.0 <= float(r["class_agreement"]) <= 1.0 for r in pooled)
     report = (tiny_run / "results" / "report.html").read_text()
     for heading in REPORT_SECTIONS:
         assert f">{heading}</h2>" in report
