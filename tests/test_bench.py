@@ -42,3 +42,18 @@ def test_maskrcnn_fit_benchmark_prints_the_five_loss_terms(tiny_dataset, augment
                       r"objectness [\d.]+ rpn_box_reg [\d.]+$", res.stdout, flags=re.M)
     assert [int(r[0]) for r in rows] == [0, 1], res.stdout
     assert all(float(r[1]) > 0 for r in rows)
+
+
+def test_class_confusion_benchmark_prints_a_row_per_class(tiny_dataset, tmp_path):
+    import torch
+
+    from disloctem.models.unet.model import UNetConfig, build_unet
+
+    cfg = UNetConfig(decoder_channels=(16, 8, 8, 8, 8))
+    torch.save({"model": build_unet(cfg).state_dict(), "config": cfg.to_dict()}, tmp_path / "model.pt")
+    res = run_bench("bench_class_confusion.py", "--weights", str(tmp_path / "model.pt"), "--data", str(tiny_dataset),
+                    "--images", "2", "--device", "cpu")
+    assert res.returncode == 0, res.stderr
+    rows = re.findall(r"^(\w+)\s+(\d+)  ([\d.]+|nan) / ([\d.]+|nan) / ([\d.]+|nan)$", res.stdout, flags=re.M)
+    assert [r[0] for r in rows] == list(cfg.classes), res.stdout
+    assert int(rows[0][1]) > 0 and all(0.0 <= float(v) <= 1.0 for v in rows[0][2:])

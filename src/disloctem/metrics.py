@@ -193,5 +193,22 @@ def score_image_any_class(pred: list[tuple[str, Array]], true: list[tuple[str, A
     return centreline_counts(pred_cl, true_cl, tol), lines, agree
 
 
+def class_probability_sums(probs: Array, masks: Array) -> tuple[Array, Array]:
+    """Per-class probabilities summed over the label pixels of each class: ``sums[t, c]`` is the
+    sum of class ``c``'s probability over the pixels labelled with class ``t`` alone, ``counts[t]``
+    their number (pixels of two classes, where lines cross, are left out). ``probs`` and ``masks``
+    are (C, H, W), masks nonzero on lines. Divided, they show whether a model tells the classes
+    apart (a diagonal that stands out) or only finds lines (equal columns)."""
+    labelled = np.asarray(masks) > 0
+    single = labelled.sum(axis=0) == 1
+    c = probs.shape[0]
+    sums, counts = np.zeros((c, c)), np.zeros(c)
+    for t in range(c):
+        where = labelled[t] & single
+        counts[t] = where.sum()
+        sums[t] = probs[:, where].sum(axis=1)
+    return sums, counts
+
+
 def combined_scores(cl: CentrelineCounts, ln: LineCounts) -> dict[str, float]:
     return {**cl.scores(), **ln.scores()}

@@ -114,3 +114,18 @@ def test_centreline_rasterisation_is_one_pixel_wide():
 def test_centreline_shape_mismatch_raises():
     with pytest.raises(ValueError, match="shape mismatch"):
         centreline_counts(np.zeros((5, 5), bool), np.zeros((6, 5), bool))
+
+
+def test_class_probability_sums_read_each_class_on_its_own_pixels_and_skip_crossings():
+    from disloctem.metrics import class_probability_sums
+
+    masks = np.zeros((3, 8, 8), np.uint8)
+    masks[0, 1] = 255  # row 1: dislocation
+    masks[1, :, 2] = 255  # column 2: slip trace, crossing row 1 at (1, 2)
+    probs = np.zeros((3, 8, 8), np.float32)
+    probs[0] = 0.9
+    probs[1, :, 2] = 0.6
+    sums, counts = class_probability_sums(probs, masks)
+    assert list(counts) == [7, 7, 0]
+    assert np.allclose(sums[0] / 7, [0.9, 0.0, 0.0]) and np.allclose(sums[1] / 7, [0.9, 0.6, 0.0])
+    assert not sums[2].any()
