@@ -284,7 +284,10 @@ class Rendering:
 def add_surface_steps(img: Array, lines: list[Line], params: RenderParams, rng: np.random.Generator) -> None:
     """Change the brightness on one side of some slip traces (``p_trace_step``), as the surface
     step a slip trace is changes the foil's thickness; in place. Two traces of one slip band with
-    steps of opposite sign make the band brighter or darker than its surroundings."""
+    steps of opposite sign make the band brighter or darker than its surroundings. No random
+    number is drawn when ``p_trace_step`` is 0."""
+    if params.p_trace_step <= 0:
+        return
     for line in lines:
         if line.cls == "slip_trace" and rng.random() < params.p_trace_step:
             add_step_across(img, line, float(rng.choice([-1, 1]) * rng.uniform(*params.trace_step)))
