@@ -172,10 +172,18 @@ def score_image(pred: list[Array], true: list[Array], shape: tuple[int, int],
     ``true_centrelines`` replaces the rasterised true lines for the centreline score where the
     truth is a mask (its skeleton).
     """
+    cl, _, lines = _score_with_pairs(pred, true, shape, tol, match_dist, true_centrelines)
+    return cl, lines
+
+
+def _score_with_pairs(pred: list[Array], true: list[Array], shape: tuple[int, int], tol: float,
+                      match_dist: float, true_centrelines: Array | None
+                      ) -> tuple[CentrelineCounts, list[tuple[int, int, float]], LineCounts]:
+    """:func:`score_image` with the matched (prediction, truth, distance) pairs as well."""
     pred_cl = rasterise_centrelines(pred, shape)
     true_cl = rasterise_centrelines(true, shape) if true_centrelines is None else true_centrelines
-    _, lines = match_lines(pred, true, match_dist)
-    return centreline_counts(pred_cl, true_cl, tol), lines
+    pairs, lines = match_lines(pred, true, match_dist)
+    return centreline_counts(pred_cl, true_cl, tol), pairs, lines
 
 
 def score_image_any_class(pred: list[tuple[str, Array]], true: list[tuple[str, Array]], shape: tuple[int, int],
@@ -185,12 +193,10 @@ def score_image_any_class(pred: list[tuple[str, Array]], true: list[tuple[str, A
     points)), and how many of the line matches agree in class: detection apart from
     classification, so a slip trace reported as a dislocation counts as found here and as a
     class confusion in the agreement."""
-    pred_pts, true_pts = [p for _, p in pred], [t for _, t in true]
-    pred_cl = rasterise_centrelines(pred_pts, shape)
-    true_cl = rasterise_centrelines(true_pts, shape) if true_centrelines is None else true_centrelines
-    pairs, lines = match_lines(pred_pts, true_pts, match_dist)
+    cl, pairs, lines = _score_with_pairs([p for _, p in pred], [t for _, t in true], shape, tol, match_dist,
+                                         true_centrelines)
     agree = sum(1 for i, j, _ in pairs if pred[i][0] == true[j][0])
-    return centreline_counts(pred_cl, true_cl, tol), lines, agree
+    return cl, lines, agree
 
 
 def class_probability_sums(probs: Array, masks: Array) -> tuple[Array, Array]:
