@@ -12,8 +12,9 @@ Steps for one micrograph (grey, any size):
    to any annotated set.
 3. :func:`disloctem.postprocess.mask_to_lines` turns the mask into splines.
 4. A line that is straight (:func:`disloctem.inference.is_straight`) and at least
-   ``trace_min_fraction`` of the image diagonal long is called a slip trace, every other line a
-   dislocation: the geometric rule the generator itself follows (traces are long and straight).
+   ``postprocess.trace_min_fraction`` of the image diagonal long is called a slip trace, every
+   other line a dislocation: the geometric rule the generator itself follows (traces are long and
+   straight).
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ class BaselineParams:
     polarity: str = "dark"  # dark | bright | both
     high_z: float = 6.0  # robust z-score that seeds a line
     low_z: float = 3.0  # robust z-score a line grows through
-    trace_min_fraction: float = 0.35  # straight lines at least this x diagonal long are slip traces
 
 
 def ridge_response(img: Array, params: BaselineParams) -> Array:
@@ -73,11 +73,11 @@ def ridge_mask(img: Array, params: BaselineParams) -> Array:
     return apply_hysteresis_threshold(robust_z(response, positive), params.low_z, params.high_z)
 
 
-def classify_line(points: Array, shape: tuple[int, int], params: BaselineParams, straight_tolerance: float) -> str:
+def classify_line(points: Array, shape: tuple[int, int], params: PostprocessParams) -> str:
     """``slip_trace`` for long straight lines, ``dislocation`` otherwise."""
     diagonal = float(np.hypot(*shape))
     long = polyline_length(points) >= params.trace_min_fraction * diagonal
-    return "slip_trace" if long and is_straight(points, straight_tolerance) else "dislocation"
+    return "slip_trace" if long and is_straight(points, params.straight_tolerance) else "dislocation"
 
 
 def baseline_predictor(params: BaselineParams = BaselineParams(),
@@ -86,7 +86,7 @@ def baseline_predictor(params: BaselineParams = BaselineParams(),
     line is 1 (the baseline has no confidence)."""
 
     def predict(img: Array) -> tuple[list[AnnotatedLine], list[float]]:
-        lines = [AnnotatedLine(classify_line(dense, img.shape, params, post.straight_tolerance), dense)
+        lines = [AnnotatedLine(classify_line(dense, img.shape, post), dense)
                  for _, dense in mask_to_lines(ridge_mask(img, params), post)]
         return lines, [1.0] * len(lines)
 

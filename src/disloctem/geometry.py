@@ -29,6 +29,57 @@ def polyline_length(points: Array) -> float:
     return float(segment_lengths(pts).sum())
 
 
+def chord_deviations(points: Array) -> Array:
+    """Distance of every point of an (N, 2) polyline from the chord between its two ends (from
+    its first point where the ends coincide)."""
+    pts = np.asarray(points, dtype=np.float64)
+    chord = pts[-1] - pts[0]
+    length = float(np.hypot(*chord))
+    rel = pts - pts[0]
+    if length < 1e-9:
+        return np.hypot(rel[:, 0], rel[:, 1])
+    return np.abs(chord[0] * rel[:, 1] - chord[1] * rel[:, 0]) / length
+
+
+def straight_runs(points: Array, min_chord: float, tolerance_px: float) -> list[tuple[Array, bool]]:
+    """An (N, 2) polyline cut into consecutive pieces (sharing their end points), each flagged
+    True where it is a straight run: every point within ``tolerance_px`` of the chord between the
+    piece's ends, and that chord at least ``min_chord`` long. The runs are the long segments of the
+    polyline's Ramer-Douglas-Peucker simplification at ``tolerance_px``, each extended point by
+    point while it stays straight (the simplification's vertices fall short of a smooth bend); the
+    stretches between them are the other pieces. A polyline without a straight run comes back
+    whole."""
+    pts = np.asarray(points, dtype=np.float64)
+    vertices, stack = {0, len(pts) - 1}, [(0, len(pts) - 1)]
+    while stack:
+        i, j = stack.pop()
+        if j - i < 2:
+            continue
+        dev = chord_deviations(pts[i:j + 1])
+        k = int(np.argmax(dev))
+        if dev[k] > tolerance_px:
+            vertices.add(i + k)
+            stack += [(i, i + k), (i + k, j)]
+    order = sorted(vertices)
+    runs = [[a, b] for a, b in zip(order[:-1], order[1:]) if float(np.hypot(*(pts[b] - pts[a]))) >= min_chord]
+    for n, run in enumerate(runs):
+        lower = runs[n - 1][1] if n else 0
+        upper = runs[n + 1][0] if n + 1 < len(runs) else len(pts) - 1
+        while run[1] < upper and chord_deviations(pts[run[0]:run[1] + 2]).max() <= tolerance_px:
+            run[1] += 1
+        while run[0] > lower and chord_deviations(pts[run[0] - 1:run[1] + 1]).max() <= tolerance_px:
+            run[0] -= 1
+    pieces, start = [], 0
+    for a, b in runs:
+        if a > start:
+            pieces.append((pts[start:a + 1], False))
+        pieces.append((pts[a:b + 1], True))
+        start = b
+    if start < len(pts) - 1 or not pieces:
+        pieces.append((pts[start:], False))
+    return pieces
+
+
 def resample_polyline(points: Array, n: int) -> Array:
     """``n`` points spaced equally in arc length along the polyline (end points kept)."""
     pts = np.asarray(points, dtype=np.float64)

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .geometry import polyline_length
+from .geometry import chord_deviations, polyline_length, straight_runs
 from .io import AnnotatedLine, InputError, labelme_document, read_grayscale, write_json
 from .postprocess import PostprocessParams, line_mask, mask_to_lines
 
@@ -23,13 +23,44 @@ STRAIGHT_CLASSES = ("slip_trace", "grain_boundary")
 def is_straight(points: Array, tolerance: float) -> bool:
     """True when no point lies farther from the chord than ``tolerance`` x chord length + 2 px."""
     pts = np.asarray(points, dtype=np.float64)
-    chord = pts[-1] - pts[0]
-    length = float(np.linalg.norm(chord))
+    length = float(np.hypot(*(pts[-1] - pts[0])))
     if length < 1e-6:
         return False
-    rel = pts - pts[0]
-    dev = np.abs(chord[0] * rel[:, 1] - chord[1] * rel[:, 0]) / length
-    return float(dev.max()) <= tolerance * length + 2.0
+    return float(chord_deviations(pts).max()) <= tolerance * length + 2.0
+
+
+CLASS_DOUBT = 0.2  # mean class probabilities closer than this leave the class in doubt
+
+
+def line_pieces(dense: Array, diagonal: float, params: PostprocessParams) -> list[tuple[Array, bool]]:
+    """A traced line as pieces flagged True where they are long and straight (slip-trace or
+    grain-boundary candidates): the whole line if it is straight (:func:`is_straight`) and at least
+    ``trace_min_fraction`` x ``diagonal`` long; otherwise its straight runs of that length
+    (:func:`~disloctem.geometry.straight_runs`, within ``straight_run_px`` of their chord) cut from
+    the rest, so a dislocation the skeleton continued into the trace it ends on comes apart from
+    it. Pieces shorter than ``min_length`` are dropped."""
+    min_chord = params.trace_min_fraction * diagonal
+    if polyline_length(dense) >= min_chord and is_straight(dense, params.straight_tolerance):
+        return [(dense, True)]
+    return [(piece, run) for piece, run in straight_runs(dense, min_chord, params.straight_run_px)
+            if polyline_length(piece) >= params.min_length]
+
+
+def line_class(mean: Array, classes: tuple[str, ...], long_straight: bool, straight: bool) -> int:
+    """The class of a line from its mean class probabilities and its shape: the most probable
+    class, except that a line that is not straight cannot be a slip trace or a grain boundary,
+    and a long straight line is the more probable of those two unless the network confidently
+    (by more than :data:`CLASS_DOUBT`) calls it something else. Slip traces are straight (a
+    slip plane cut by the flat foil surface) and the generator draws them, and grain boundaries,
+    straight or nearly so; the models of a short training tell them from dislocations poorly
+    (docs/design.md, "Masks to splines")."""
+    order = [int(c) for c in np.argsort(-mean)]
+    if not straight:
+        return next((c for c in order if classes[c] not in STRAIGHT_CLASSES), order[0])
+    straight_classes = [c for c in order if classes[c] in STRAIGHT_CLASSES]
+    if long_straight and straight_classes and mean[order[0]] - mean[straight_classes[0]] <= CLASS_DOUBT:
+        return straight_classes[0]
+    return order[0]
 
 
 def probabilities_to_lines(probs: Array, classes: tuple[str, ...], params: PostprocessParams
@@ -39,34 +70,35 @@ def probabilities_to_lines(probs: Array, classes: tuple[str, ...], params: Postp
     Lines are traced once, in the mask of pixels where any class exceeds the threshold, so a line
     is not reported twice; skeleton paths are cut where the most probable class changes along
     them (confidently, over ``class_run`` px) and joined across junctions only when those
-    classes agree. Each line then takes the class with the highest mean probability along it,
-    except that a line that is not straight (see :func:`is_straight`,
-    ``params.straight_tolerance``) cannot be a slip trace or a grain boundary, which the
-    generator draws straight or nearly so; its score is that mean probability.
+    classes agree. Long straight runs are then cut from the rest of a line
+    (:func:`line_pieces`), and each piece takes its class from its mean probabilities and its
+    shape (:func:`line_class`); its score is the mean probability of that class.
     """
     lines, scores = [], []
     shape = np.array(probs.shape[1:])
+    diagonal = float(np.hypot(*shape))
 
     def along(xy: Array) -> Array:  # (C, N) class probabilities at the points of a path
         ij = np.clip(np.round(xy[:, ::-1]).astype(int), 0, shape - 1)
         return probs[:, ij[:, 0], ij[:, 1]]
 
     def point_labels(xy: Array) -> Array:
-        """Most probable class per point; where the two best classes are within 0.2 of each
-        other the point takes the path's overall class, so doubt never cuts a line."""
+        """Most probable class per point; where the two best classes are within
+        :data:`CLASS_DOUBT` of each other the point takes the path's overall class, so doubt
+        never cuts a line."""
         p = along(xy)
         labels = np.argmax(p, axis=0)
         top = np.sort(p, axis=0)
-        labels[top[-1] - top[-2] < 0.2] = int(np.argmax(p.mean(axis=1)))
+        labels[top[-1] - top[-2] < CLASS_DOUBT] = int(np.argmax(p.mean(axis=1)))
         return labels
 
     for _, dense in mask_to_lines(line_mask(probs.max(axis=0), params), params, point_labels):
-        mean = along(dense).mean(axis=1)
-        order = [int(c) for c in np.argsort(-mean)]
-        curved = not is_straight(dense, params.straight_tolerance)
-        best = next((c for c in order if not (curved and classes[c] in STRAIGHT_CLASSES)), order[0])
-        lines.append(AnnotatedLine(classes[best], dense))
-        scores.append(float(mean[best]))
+        for piece, long_straight in line_pieces(dense, diagonal, params):
+            mean = along(piece).mean(axis=1)
+            best = line_class(mean, classes, long_straight,
+                              long_straight or is_straight(piece, params.straight_tolerance))
+            lines.append(AnnotatedLine(classes[best], piece))
+            scores.append(float(mean[best]))
     return lines, scores
 
 

@@ -39,6 +39,8 @@ class PostprocessParams:
     tangent_px: float = 8.0  # arc length over which an end's direction is measured
     junction_size: float = 10.0  # junctions joined by a path shorter than this are one crossing
     straight_tolerance: float = 0.05  # slip traces / grain boundaries stay within this x length + 2 px of their chord
+    trace_min_fraction: float = 0.35  # straight lines (or runs) at least this x image diagonal long are traces
+    straight_run_px: float = 5.0  # a straight run within a line stays this close to its chord (a band's edges and more)
     class_run: int = 21  # a class must hold this many skeleton pixels along a line to cut it there
 
 

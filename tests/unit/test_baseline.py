@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from disloctem.baseline import BaselineParams, baseline_predictor, classify_line, ridge_mask, robust_z
+from disloctem.postprocess import PostprocessParams
 
 
 def drawn_micrograph(seed: int = 0) -> np.ndarray:
@@ -47,10 +48,10 @@ def test_long_straight_lines_are_slip_traces():
     short = straight[:10]
     t = np.linspace(0, np.pi, 50)
     bent = np.stack([100 + 80 * np.cos(t), 100 + 80 * np.sin(t)], axis=1)
-    params = BaselineParams()
-    assert classify_line(straight, (200, 200), params, 0.05) == "slip_trace"
-    assert classify_line(short, (200, 200), params, 0.05) == "dislocation"
-    assert classify_line(bent, (200, 200), params, 0.05) == "dislocation"
+    params = PostprocessParams()
+    assert classify_line(straight, (200, 200), params) == "slip_trace"
+    assert classify_line(short, (200, 200), params) == "dislocation"
+    assert classify_line(bent, (200, 200), params) == "dislocation"
 
 
 def test_baseline_predicts_both_lines_with_classes():

@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from disloctem.geometry import clip_to_image, fit_support_points, polyline_length, resample_polyline, spline_through
+from disloctem.geometry import (
+    clip_to_image,
+    fit_support_points,
+    polyline_length,
+    resample_polyline,
+    spline_through,
+    straight_runs,
+)
 
 
 def test_resample_spacing_is_equal_and_keeps_ends():
@@ -44,3 +51,33 @@ def test_clip_to_image_splits_into_inside_runs():
     runs = clip_to_image(pts, 100, 50)
     assert len(runs) == 2
     assert all((r[:, 0] >= 0).all() and (r[:, 0] <= 99).all() for r in runs)
+
+
+def bend_into_line(noise: float = 0.0) -> np.ndarray:
+    """A 150 px straight run along y = 50 that bends smoothly (radius 40 px, a quarter turn) into a
+    curve, sampled every 2 px as the post-processing samples lines."""
+    straight = np.stack([np.arange(0, 150, 2.0), np.full(75, 50.0)], axis=1)
+    t = np.linspace(0, np.pi / 2, 32)[1:]
+    arc = np.stack([150 + 40 * np.sin(t), 90 - 40 * np.cos(t)], axis=1)
+    pts = np.concatenate([straight, arc])
+    return pts + np.random.default_rng(0).normal(0, noise, pts.shape)
+
+
+def test_straight_runs_cut_a_long_straight_run_from_a_bend():
+    pieces = straight_runs(bend_into_line(noise=0.5), min_chord=100, tolerance_px=3)
+    assert [flag for _, flag in pieces] == [True, False]
+    run, rest = pieces[0][0], pieces[1][0]
+    # the run ends where the bend begins to leave its line by the tolerance: 150 + sqrt(40^2 - 37^2) px
+    assert run[0, 0] < 2 and 150 < run[-1, 0] < 167
+    assert np.array_equal(run[-1], rest[0])  # pieces share their end points
+    assert len(run) + len(rest) - 1 == len(bend_into_line())
+
+
+def test_straight_runs_leave_curves_and_short_runs_whole():
+    t = np.linspace(0, np.pi, 100)
+    arc = np.stack([100 + 80 * np.cos(t), 100 + 80 * np.sin(t)], axis=1)
+    for line in (arc, bend_into_line()):
+        pieces = straight_runs(line, min_chord=200, tolerance_px=3)
+        assert len(pieces) == 1 and not pieces[0][1] and np.array_equal(pieces[0][0], line)
+    straight = np.stack([np.linspace(0, 300, 151), np.linspace(0, 40, 151)], axis=1)
+    assert [flag for _, flag in straight_runs(straight, min_chord=200, tolerance_px=3)] == [True]

@@ -176,6 +176,43 @@ def test_dislocation_meeting_a_trace_at_a_shallow_angle_stays_separate():
     assert len(geometric) == 1
 
 
+def test_dislocation_bending_into_a_trace_comes_apart_from_it():
+    """A dislocation that runs smoothly into the trace it ends on is traced as one line (no
+    junction, no turn); with doubtful classes (the models of a short training give a trace's
+    pixels nearly the same dislocation and slip-trace probability) the long straight run is cut
+    off and called a slip trace, and the bend stays a dislocation."""
+    from disloctem.inference import probabilities_to_lines
+
+    mask = np.zeros((200, 200), np.uint8)
+    t = np.linspace(0, np.pi / 2, 40)
+    bend = np.stack([150 + 40 * np.sin(t), 90 - 40 * np.cos(t)], axis=1)  # leaves y = 50 at x = 150
+    pts = np.concatenate([[[10, 50]], bend, [[190, 130]]])
+    cv2.polylines(mask, [np.round(pts).astype(np.int32).reshape(-1, 1, 2)], False, 255, 3)
+    probs = np.zeros((3, 200, 200), np.float32)
+    probs[0][mask > 0] = 0.6
+    probs[1][mask > 0] = 0.5
+    lines, _ = probabilities_to_lines(probs, ("dislocation", "slip_trace", "grain_boundary"), PostprocessParams())
+    assert sorted(ln.cls for ln in lines) == ["dislocation", "slip_trace"]
+    trace_line = next(ln for ln in lines if ln.cls == "slip_trace")
+    tol = PostprocessParams().straight_run_px  # the run ends where the bend has left y = 50 by this
+    assert polyline_length(trace_line.points) == pytest.approx(140 + np.sqrt(40**2 - (40 - tol) ** 2), abs=8)
+    assert np.abs(trace_line.points[:, 1] - 50).max() <= tol + 1  # its chord tilts with the spline's wander
+    whole = mask_to_lines(mask > 0)  # the geometry alone traces one line
+    assert len(whole) == 1
+
+
+def test_a_confident_dislocation_stays_one_even_if_long_and_straight():
+    from disloctem.inference import line_class
+
+    classes = ("dislocation", "slip_trace", "grain_boundary")
+    assert classes[line_class(np.array([0.42, 0.35, 0.1]), classes, True, True)] == "slip_trace"
+    assert classes[line_class(np.array([0.42, 0.1, 0.35]), classes, True, True)] == "grain_boundary"
+    assert classes[line_class(np.array([0.9, 0.1, 0.0]), classes, True, True)] == "dislocation"
+    assert classes[line_class(np.array([0.42, 0.35, 0.1]), classes, False, True)] == "dislocation"  # short
+    assert classes[line_class(np.array([0.3, 0.6, 0.1]), classes, False, False)] == "dislocation"  # curved
+    assert line_class(np.array([0.42]), ("dislocation",), True, True) == 0  # no straight class to call it
+
+
 def test_doubtful_or_flickering_class_does_not_cut_a_line():
     from disloctem.inference import probabilities_to_lines
 
