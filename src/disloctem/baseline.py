@@ -11,8 +11,8 @@ Steps for one micrograph (grey, any size):
    ``low_z``. The thresholds are statistical (how unusual a ridge is in its own image), not fitted
    to any annotated set.
 3. :func:`disloctem.postprocess.mask_to_lines` turns the mask into splines.
-4. A line that is straight (:func:`disloctem.inference.is_straight`) and at least
-   ``postprocess.trace_min_fraction`` of the image diagonal long is called a slip trace, every
+4. A line that is straight and at least ``postprocess.trace_min_fraction`` of the image diagonal
+   long (:func:`disloctem.inference.is_long_straight`) is called a slip trace, every
    other line a dislocation: the geometric rule the generator itself follows (traces are long and
    straight).
 """
@@ -24,8 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from skimage.filters import apply_hysteresis_threshold, sato
 
-from .geometry import polyline_length
-from .inference import LinePredictor, is_straight
+from .inference import LinePredictor, is_long_straight
 from .io import AnnotatedLine
 from .postprocess import PostprocessParams, mask_to_lines
 
@@ -75,9 +74,7 @@ def ridge_mask(img: Array, params: BaselineParams) -> Array:
 
 def classify_line(points: Array, shape: tuple[int, int], params: PostprocessParams) -> str:
     """``slip_trace`` for long straight lines, ``dislocation`` otherwise."""
-    diagonal = float(np.hypot(*shape))
-    long = polyline_length(points) >= params.trace_min_fraction * diagonal
-    return "slip_trace" if long and is_straight(points, params.straight_tolerance) else "dislocation"
+    return "slip_trace" if is_long_straight(points, float(np.hypot(*shape)), params) else "dislocation"
 
 
 def baseline_predictor(params: BaselineParams = BaselineParams(),

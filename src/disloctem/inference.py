@@ -29,6 +29,13 @@ def is_straight(points: Array, tolerance: float) -> bool:
     return float(chord_deviations(pts).max()) <= tolerance * length + 2.0
 
 
+def is_long_straight(points: Array, diagonal: float, params: PostprocessParams) -> bool:
+    """True for a straight line (:func:`is_straight`, ``straight_tolerance``) at least
+    ``trace_min_fraction`` x ``diagonal`` long: the shape of a slip trace."""
+    return (polyline_length(points) >= params.trace_min_fraction * diagonal
+            and is_straight(points, params.straight_tolerance))
+
+
 CLASS_DOUBT = 0.2  # mean class probabilities closer than this leave the class in doubt
 
 
@@ -39,10 +46,10 @@ def line_pieces(dense: Array, diagonal: float, params: PostprocessParams) -> lis
     (:func:`~disloctem.geometry.straight_runs`, within ``straight_run_px`` of their chord) cut from
     the rest, so a dislocation the skeleton continued into the trace it ends on comes apart from
     it. Pieces shorter than ``min_length`` are dropped."""
-    min_chord = params.trace_min_fraction * diagonal
-    if polyline_length(dense) >= min_chord and is_straight(dense, params.straight_tolerance):
+    if is_long_straight(dense, diagonal, params):
         return [(dense, True)]
-    return [(piece, run) for piece, run in straight_runs(dense, min_chord, params.straight_run_px)
+    return [(piece, run) for piece, run in straight_runs(dense, params.trace_min_fraction * diagonal,
+                                                         params.straight_run_px)
             if polyline_length(piece) >= params.min_length]
 
 
