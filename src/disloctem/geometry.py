@@ -2,7 +2,9 @@
 
 A line is always described by K ordered *support points* spaced equally in arc length along the
 curve; the curve itself is the cubic interpolating spline through them (chord-length
-parametrised). The generator, the labels and every model use this one parametrisation.
+parametrised). A closed line (a dislocation loop) repeats its first support point as its last;
+its curve is the periodic cubic spline through them, smooth all round. The generator, the labels
+and every model use this one parametrisation.
 """
 
 from __future__ import annotations
@@ -80,6 +82,44 @@ def straight_runs(points: Array, min_chord: float, tolerance_px: float) -> list[
     return pieces
 
 
+CLOSED_MIN_POINTS = 4  # distinct support points a periodic cubic spline needs
+
+
+def is_closed(points: Array, tolerance: float = 1e-6) -> bool:
+    """Whether a polyline is a closed line: its last point within ``tolerance`` px of its first,
+    and at least :data:`CLOSED_MIN_POINTS` points apart from the repeated one."""
+    pts = np.asarray(points, dtype=np.float64)
+    return len(pts) > CLOSED_MIN_POINTS and float(np.hypot(*(pts[-1] - pts[0]))) <= tolerance
+
+
+def _spline_fit(pts: Array, k: int, smoothing: float, closed: bool) -> tuple:
+    """splprep of an (N, 2) polyline without repeated points, chord-length parametrised; with
+    ``closed``, periodic (the polyline then ends on its first point, :func:`_closing`)."""
+    chord = np.concatenate([[0.0], np.cumsum(segment_lengths(pts))])
+    tck, _ = interpolate.splprep([pts[:, 0], pts[:, 1]], u=chord / chord[-1], k=k, s=smoothing, per=int(closed))
+    return tck
+
+
+def _closing(pts: Array, closed: bool) -> Array:
+    """The polyline, back to its first point where ``closed``."""
+    return np.vstack([pts, pts[:1]]) if closed else pts
+
+
+def _distinct(pts: Array) -> Array:
+    """The polyline without points that repeat their predecessor."""
+    return pts[np.concatenate([[True], segment_lengths(pts) > 1e-6])]
+
+
+def _ring(pts: Array) -> Array:
+    """The distinct points of a closed polyline, without those at its end that repeat its first
+    point (the periodic spline closes the line by itself)."""
+    pts = _distinct(pts)
+    end = len(pts)
+    while end > 1 and float(np.hypot(*(pts[end - 1] - pts[0]))) <= 1e-6:
+        end -= 1
+    return pts[:end]
+
+
 def resample_polyline(points: Array, n: int) -> Array:
     """``n`` points spaced equally in arc length along the polyline (end points kept)."""
     pts = np.asarray(points, dtype=np.float64)
@@ -101,25 +141,31 @@ def resample_by_step(points: Array, step: float) -> Array:
 
 
 def spline_through(support: Array, n_samples: int | None = None, step: float = 1.0) -> Array:
-    """Dense points on the cubic spline that interpolates ``support`` (K, 2).
+    """Dense points on the cubic spline that interpolates ``support`` (K, 2); periodic where the
+    support points close the line (:func:`is_closed`), ending where it started.
 
     Uses chord-length parametrisation; falls back to lower degrees for 2 or 3 points and to the
     support points themselves when they coincide. ``n_samples`` defaults to one sample per
     ``step`` pixels of the support polygon's length.
     """
     pts = np.asarray(support, dtype=np.float64)
-    keep = np.concatenate([[True], segment_lengths(pts) > 1e-6])
-    pts = pts[keep]
+    closed = is_closed(pts)
+    pts = _ring(pts) if closed else _distinct(pts)
     if len(pts) < 2:
         return pts.copy()
+    closed = closed and len(pts) >= CLOSED_MIN_POINTS
+    k = min(3, len(pts) - 1)
+    pts = _closing(pts, closed)
     if n_samples is None:
         n_samples = max(2, int(np.ceil(polyline_length(pts) / step)) + 1)
-    k = min(3, len(pts) - 1)
-    chord = np.concatenate([[0.0], np.cumsum(segment_lengths(pts))])
-    u = chord / chord[-1]
-    tck, _ = interpolate.splprep([pts[:, 0], pts[:, 1]], u=u, k=k, s=0)
-    x, y = interpolate.splev(np.linspace(0.0, 1.0, n_samples), tck)
-    return np.stack([np.asarray(x), np.asarray(y)], axis=1)
+    x, y = interpolate.splev(np.linspace(0.0, 1.0, n_samples), _spline_fit(pts, k, 0.0, closed))
+    dense = np.stack([np.asarray(x), np.asarray(y)], axis=1)
+    if closed:
+        dense[-1] = dense[0]  # exactly, not to the last bit of the spline's evaluation
+    return dense
+
+
+CLOSED_CHAIN_PX = 1.5  # a traced pixel chain whose ends are this close is a closed line (8-neighbours)
 
 
 def fit_support_points(points: Array, k: int, smoothing: float = 1.0) -> Array:
@@ -127,18 +173,21 @@ def fit_support_points(points: Array, k: int, smoothing: float = 1.0) -> Array:
 
     ``smoothing`` is the mean squared residual (px^2) allowed per point; the support points are
     equally spaced in arc length along the smoothed curve, so ``spline_through`` of the result
-    reproduces it.
+    reproduces it. A polyline whose ends lie within :data:`CLOSED_CHAIN_PX` of each other (a loop
+    traced round) gets a periodic spline and closed support points (the first repeated as the
+    last).
     """
     pts = np.asarray(points, dtype=np.float64)
-    keep = np.concatenate([[True], segment_lengths(pts) > 1e-6])
-    pts = pts[keep]
+    closed = is_closed(pts, CLOSED_CHAIN_PX) and k > CLOSED_MIN_POINTS
+    pts = _ring(pts) if closed else _distinct(pts)
     if len(pts) < 4:
-        return resample_polyline(pts, k)
-    chord = np.concatenate([[0.0], np.cumsum(segment_lengths(pts))])
-    u = chord / chord[-1]
-    tck, _ = interpolate.splprep([pts[:, 0], pts[:, 1]], u=u, k=3, s=smoothing * len(pts))
-    x, y = interpolate.splev(np.linspace(0.0, 1.0, max(50, len(pts))), tck)
-    return resample_polyline(np.stack([x, y], axis=1), k)
+        return resample_polyline(_closing(pts, closed), k)
+    x, y = interpolate.splev(np.linspace(0.0, 1.0, max(50, len(pts) + int(closed))),
+                             _spline_fit(_closing(pts, closed), 3, smoothing * len(pts), closed))
+    support = resample_polyline(np.stack([x, y], axis=1), k)
+    if closed:
+        support[-1] = support[0]
+    return support
 
 
 def inside_image(points: Array, width: int, height: int) -> Array:

@@ -156,7 +156,9 @@ def skeleton_paths(mask: Array, min_area: int = 0) -> tuple[list[Array], list[tu
 
 
 def _chain(paths: list[Array], links: dict[tuple[int, int], tuple[int, int]]) -> list[Array]:
-    """Concatenate paths along ``links`` ((path, end) -> (path, end), end 0 = start, 1 = stop)."""
+    """Concatenate paths along ``links`` ((path, end) -> (path, end), end 0 = start, 1 = stop).
+    A chain whose last link leads back to where it started (a loop through a crossing) ends on
+    its first point, so it is closed (:func:`~disloctem.geometry.is_closed`)."""
     used = [False] * len(paths)
     chains = []
 
@@ -168,6 +170,8 @@ def _chain(paths: list[Array], links: dict[tuple[int, int], tuple[int, int]]) ->
             xy = paths[p] if e == 0 else paths[p][::-1]
             pieces.append(xy if not pieces else xy[1:])
             nxt = links.get((p, 1 - e))
+            if nxt == (start, entry_end):
+                pieces.append(pieces[0][:1])
             if nxt is None or used[nxt[0]]:
                 break
             p, e = nxt

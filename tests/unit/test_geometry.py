@@ -4,6 +4,7 @@ import pytest
 from disloctem.geometry import (
     clip_to_image,
     fit_support_points,
+    is_closed,
     polyline_length,
     resample_polyline,
     spline_through,
@@ -42,6 +43,46 @@ def test_fit_support_points_recovers_a_noisy_arc(rng):
     dist = np.linalg.norm(dense[:, None] - arc[None], axis=2).min(axis=1)
     assert len(support) == 10
     assert dist.max() < 1.0
+
+
+def ellipse(n=200, a=50.0, b=30.0, centre=(100.0, 100.0)):
+    t = np.linspace(0, 2 * np.pi, n)
+    pts = np.stack([centre[0] + a * np.cos(t), centre[1] + b * np.sin(t)], axis=1)
+    pts[-1] = pts[0]
+    return pts
+
+
+def distances(curve, to):
+    return np.linalg.norm(curve[:, None] - to[None], axis=2).min(axis=1)
+
+
+def test_closed_support_points_give_a_smooth_loop_through_them():
+    support = resample_polyline(ellipse(4000), 12)
+    assert is_closed(support) and not is_closed(support[:-1])
+    dense = spline_through(support, step=0.5)
+    assert np.array_equal(dense[0], dense[-1])
+    assert distances(support, dense).max() < 0.3
+    assert distances(dense, ellipse(4000)).max() < 1.0
+    # no kink where the loop closes: the direction runs on smoothly through the first point
+    t_in, t_out = dense[-1] - dense[-2], dense[1] - dense[0]
+    assert t_in @ t_out / np.linalg.norm(t_in) / np.linalg.norm(t_out) > 0.99
+
+
+def test_fit_support_points_closes_a_traced_loop(rng):
+    ring = ellipse()
+    noisy = ring + rng.normal(0, 0.7, ring.shape)
+    noisy[-1] = noisy[0] + [1.0, 1.0]  # the chain of a skeleton loop ends beside where it started
+    support = fit_support_points(noisy, 12)
+    assert len(support) == 12 and is_closed(support)
+    dense = spline_through(support, step=0.5)
+    dist = distances(dense, ellipse(4000))
+    assert dist.max() < 1.5 and dist.mean() < 0.5
+    assert polyline_length(dense) == pytest.approx(polyline_length(ring), rel=0.02)
+    # a chain that repeats its first point at its end (a loop walked round through a crossing)
+    ring_twice_closed = np.vstack([ring, ring[:1], ring[:1]])
+    assert is_closed(fit_support_points(ring_twice_closed, 12))
+    # an arc whose ends are far apart stays open
+    assert not is_closed(fit_support_points(ring[:150], 12), 1.5)
 
 
 def test_clip_to_image_splits_into_inside_runs():

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from disloctem.geometry import polyline_length
+from disloctem.geometry import is_closed, polyline_length
 from disloctem.postprocess import (
     PostprocessParams,
     drop_small_components,
@@ -236,3 +236,32 @@ def test_small_components_are_dropped_and_large_ones_kept_whole(specks):
     out = drop_small_components(noisy, 20)
     assert np.array_equal(out, mask)
     assert np.array_equal(drop_small_components(noisy, 1), noisy)
+
+
+def loop_mask(shape=(200, 200), centre=(100, 100), axes=(60, 35), angle=20):
+    m = np.zeros(shape, np.uint8)
+    cv2.ellipse(m, centre, axes, angle, 0, 360, 255, 3)
+    return m > 0
+
+
+def test_a_loop_is_one_closed_line():
+    lines = mask_to_lines(loop_mask())
+    assert len(lines) == 1
+    support, dense = lines[0]
+    assert is_closed(support) and np.array_equal(dense[0], dense[-1])
+    t = np.linspace(0, 2 * np.pi, 2000)
+    c, s = np.cos(np.deg2rad(20)), np.sin(np.deg2rad(20))
+    truth = np.stack([60 * np.cos(t), 35 * np.sin(t)], axis=1) @ np.array([[c, -s], [s, c]]).T + 100
+    dist = np.linalg.norm(dense[:, None] - truth[None], axis=2).min(axis=1)
+    assert dist.max() < 2.0
+    assert polyline_length(dense) == pytest.approx(polyline_length(truth), rel=0.05)
+
+
+def test_a_line_crossing_a_loop_leaves_the_loop_closed_and_the_line_whole():
+    mask = loop_mask() | draw(((10, 100), (190, 100)))
+    lines = mask_to_lines(mask)
+    assert len(lines) == 2
+    closed = [is_closed(s) for s, _ in lines]
+    assert sorted(closed) == [False, True]
+    (_, straight), = [ln for ln, c in zip(lines, closed) if not c]
+    assert polyline_length(straight) == pytest.approx(180, rel=0.05)
