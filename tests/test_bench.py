@@ -57,3 +57,52 @@ def test_class_confusion_benchmark_prints_a_row_per_class(tiny_dataset, tmp_path
     rows = re.findall(r"^(\w+)\s+(\d+)  ([\d.]+|nan) / ([\d.]+|nan) / ([\d.]+|nan)$", res.stdout, flags=re.M)
     assert [r[0] for r in rows] == list(cfg.classes), res.stdout
     assert int(rows[0][1]) > 0 and all(0.0 <= float(v) <= 1.0 for v in rows[0][2:])
+
+
+def test_loop_benchmark_scores_every_model_on_loops(tmp_path):
+    import cv2
+    import numpy as np
+    import torch
+
+    from disloctem.models.unet.model import UNetConfig, build_unet
+
+    cfg = UNetConfig(decoder_channels=(16, 8, 8, 8, 8))
+    torch.save({"model": build_unet(cfg).state_dict(), "config": cfg.to_dict()}, tmp_path / "model.pt")
+    (tmp_path / "bg").mkdir()
+    cv2.imwrite(str(tmp_path / "bg" / "bg_0.png"), np.full((512, 512), 128, np.uint8))
+    res = run_bench("bench_loops.py", "--weights", str(tmp_path / "model.pt"), "--backgrounds", str(tmp_path / "bg"),
+                    "--n", "2", "--scales", "1", "--no-tta", "--device", "cpu")
+    assert res.returncode == 0, res.stderr
+    rows = re.findall(r"model\.pt\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+\d+$",
+                      res.stdout, flags=re.M)
+    assert len(rows) == 1, res.stdout
+    assert int(rows[0][2]) > 0  # loops lie wholly inside the images
+    assert all(0.0 <= float(v) <= 1.0 for i, v in enumerate(rows[0]) if i != 2)
+
+
+def test_loop_scores_count_a_loop_found_only_where_a_line_follows_it_round(tmp_path):
+    import importlib.util
+
+    import numpy as np
+
+    from disloctem.io import AnnotatedLine, labelme_document, write_json
+
+    spec = importlib.util.spec_from_file_location("bench_loops", REPO / "bench" / "bench_loops.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    t = np.linspace(0, 2 * np.pi, 100)
+    loop = np.stack([100 + 40 * np.cos(t), 100 + 20 * np.sin(t)], axis=1)
+    loop[-1] = loop[0]
+    straight = np.array([[10.0, 180.0], [190.0, 180.0]])
+    (tmp_path / "truth").mkdir()
+    write_json(tmp_path / "truth" / "a.json", labelme_document(
+        [AnnotatedLine("dislocation", loop), AnnotatedLine("dislocation", straight)], "a.png", 200, 200))
+    for name, lines in {"round": [loop + 1.0, straight], "half": [loop[:50], straight], "none": [straight]}.items():
+        (tmp_path / name).mkdir()
+        write_json(tmp_path / name / "a.json",
+                   labelme_document([AnnotatedLine("dislocation", ln) for ln in lines], "a.png", 200, 200))
+    found = bench.loop_scores(tmp_path / "truth", tmp_path / "round")
+    assert found == {"loops": 1, "line_recall": 1.0, "cl_recall": 1.0, "closed": 1.0}
+    half = bench.loop_scores(tmp_path / "truth", tmp_path / "half")
+    assert half["line_recall"] == 0.0 and 0.4 < half["cl_recall"] < 0.6
+    assert bench.loop_scores(tmp_path / "truth", tmp_path / "none")["cl_recall"] == 0.0

@@ -10,6 +10,8 @@ length per volume, the usual dislocation density).
 Pile-ups are found geometrically (docs/metrics.md): two dislocations belong to the same pile-up
 when their mean directions differ by at most ``max_angle_deg`` and their closest points are at
 most ``max_gap`` apart; connected groups of at least ``min_members`` dislocations are pile-ups.
+Closed lines (loops) never belong to a pile-up: they are counted and measured, but a row of
+loops of one habit plane is not a pile-up of gliding dislocations.
 Within a pile-up the dislocations are ordered along the normal of their mean direction and the
 spacing is the distance between neighbours along that normal; an image's spacing is the median
 over all neighbour pairs of all its pile-ups.
@@ -27,7 +29,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from .evaluate import annotated_classes, read_truth
-from .geometry import polyline_length
+from .geometry import CLOSED_CHAIN_PX, is_closed, polyline_length
 from .io import RealSet, image_shape, read_labelme_lines, read_pixel_size_nm
 
 Array = np.ndarray
@@ -71,6 +73,8 @@ def pileup_groups(lines: list[Array], params: PileupParams = PileupParams()) -> 
                 continue
             if trees[i].query(lines[j], distance_upper_bound=params.max_gap)[0].min() <= params.max_gap:
                 adjacency[i, j] = adjacency[j, i] = True
+    loops = [i for i, ln in enumerate(lines) if is_closed(ln, CLOSED_CHAIN_PX)]
+    adjacency[loops, :] = adjacency[:, loops] = False
     _, labels = connected_components(adjacency, directed=False)
     groups = [list(np.flatnonzero(labels == k)) for k in range(labels.max() + 1)]
     return [g for g in groups if len(g) >= params.min_members]

@@ -42,6 +42,17 @@ def test_crossing_or_distant_lines_are_not_a_pileup():
     assert pileup_groups(far) == [] and pileup_groups(far, PileupParams(min_members=2)) == [[0, 1], [2, 3]]
 
 
+def test_loops_are_counted_but_never_a_pileup():
+    t = np.linspace(0, 2 * np.pi, 60)
+    loop = np.stack([40 * np.cos(t), 8 * np.sin(t)], axis=1)
+    loop[-1] = loop[0]
+    loops = [loop + [100.0, 100.0 + 20 * k] for k in range(4)]  # one habit plane: a row of flat loops
+    assert pileup_groups(loops) == []
+    assert pileup_groups([ln[:-5] for ln in loops]) == [[0, 1, 2, 3]]  # the same as open arcs
+    r = readout(loops + pileup(3, 10.0, origin=(300.0, 300.0)), (512, 512))
+    assert r.n_dislocations == 7 and r.n_pileups == 1 and r.spacing_px == pytest.approx(10.0)
+
+
 def test_readout_counts_lengths_and_density():
     lines = pileup(3, 10.0)
     r = readout(lines, (200, 100))

@@ -77,7 +77,7 @@ def test_overfits_four_images_within_2px(tmp_path):
 
     write_backgrounds({"kind": "perlin", "count": 2, "seed": 0, "size": 128}, tmp_path / "bg")
     micro = MicrostructureParams(free_dislocations=(2, 2), pileups=(0, 0), extra_slip_traces=(0, 0),
-                                 p_grain_boundary=0.0, contrast=(0.5, 0.6), free_length=(120, 200))
+                                 p_grain_boundary=0.0, p_loops=0.0, contrast=(0.5, 0.6), free_length=(120, 200))
     write_dataset(DatasetParams("fit", size=128, n_train=4, n_val=1, seed=0, microstructure=micro),
                   tmp_path / "bg", tmp_path / "ds")
     cfg = SplineRegConfig(crop=128, lr=2e-3, heat_threshold=0.3, min_visible=4)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from disloctem import CLASSES
-from disloctem.geometry import spline_through
+from disloctem.geometry import is_closed, polyline_length, spline_through
 from disloctem.io import read_labelme_lines
 from disloctem.synth.annotations import occupied_mask, scale_bar_stamp
 from disloctem.synth.backgrounds import PerlinParams, fractal_perlin, render_perlin_background
@@ -479,6 +479,41 @@ def test_a_tangle_crowds_short_curved_dislocations_into_one_region():
     assert np.linalg.norm(centres - centres.mean(axis=0), axis=1).max() < 4 * 50
     assert 25 < min(lengths) and max(lengths) < 100
     assert sample_microstructure(replace(p, p_tangle=0.0), 512, np.random.default_rng(4)) == []
+
+
+def test_loops_are_closed_dislocations_of_one_habit_plane():
+    p = MicrostructureParams(pileups=(0, 0), free_dislocations=(0, 0), extra_slip_traces=(0, 0),
+                             p_grain_boundary=0.0, p_loops=1.0, loop_count=(10, 10), loop_diameter=(30.0, 120.0),
+                             loop_aspect=(0.4, 0.4), loop_irregularity=0.0)
+    lines = sample_microstructure(p, 512, np.random.default_rng(5))
+    assert len(lines) == 10 and {ln.cls for ln in lines} == {"dislocation"}
+    assert all(is_closed(ln.support) and len(ln.support) == p.k_support for ln in lines)
+    axes = []
+    for ln in lines:
+        dense = ln.dense
+        assert np.array_equal(dense[0], dense[-1])
+        centred = dense - dense.mean(axis=0)
+        _, sv, vt = np.linalg.svd(centred, full_matrices=False)
+        axes.append(vt[0] * np.sign(vt[0][0] or 1.0))
+        major = 2 * np.abs(centred @ vt[0]).max()
+        assert 25 < major < 130 and 0.3 < sv[1] / sv[0] < 0.65  # 7 points round an elongated ellipse a little
+        assert polyline_length(dense) > 2 * major  # round the loop, not across it
+        assert ln.support[0, 1] <= dense[:, 1].min() + 1.0  # every loop starts at its top
+    cosines = np.abs(np.array(axes) @ np.array(axes).T)
+    assert cosines.min() > np.cos(np.deg2rad(25))  # one orientation, jittered a little
+    assert sample_microstructure(replace(p, p_loops=0.0), 512, np.random.default_rng(5)) == []
+
+
+def test_a_loop_is_drawn_and_labelled_all_round(rng):
+    p = MicrostructureParams(pileups=(0, 0), free_dislocations=(0, 0), extra_slip_traces=(0, 0),
+                             p_grain_boundary=0.0, p_loops=1.0, loop_count=(1, 1), loop_diameter=(80.0, 80.0),
+                             contrast=(0.5, 0.5), p_bright=0.0, p_log_scales=0.0)
+    lines = sample_microstructure(p, 256, rng)
+    masks, _ = rasterise_labels(lines, (256, 256), 3)
+    dense = lines[0].dense
+    cols, rows = np.clip(np.round(dense).astype(int), 0, 255).T
+    inside = (dense.min(axis=1) >= 0) & (dense.max(axis=1) <= 255)
+    assert (masks[0][rows[inside], cols[inside]] == 255).all()
 
 
 def test_burned_in_annotations_stay_off_the_labelled_lines():

@@ -88,6 +88,13 @@ class MicrostructureParams:
     tangle_count: tuple[int, int] = (8, 30)
     tangle_radius: Range = (40.0, 160.0)  # px: the spread of the dislocation centres
     tangle_length: Range = (20.0, 120.0)
+    # dislocation loops: closed lines (prismatic loops, loops expanding from a source, the damage
+    # of irradiated metals), in this fraction of the images, a population of one habit plane each
+    p_loops: float = 0.2
+    loop_count: tuple[int, int] = (1, 8)
+    loop_diameter: Range = (20.0, 150.0)  # px, the major axis; log-uniform (small loops as likely as large)
+    loop_aspect: Range = (0.25, 1.0)  # minor / major axis: a round loop on an inclined plane projects to an ellipse
+    loop_irregularity: float = 0.08  # relative radial deviation from the ellipse (pinned, faceted loops)
     templates: tuple[Array, ...] = field(default=(), repr=False)  # normalised real line shapes
     p_template: float = 0.0  # probability of a template shape instead of a polynomial
 
@@ -234,6 +241,44 @@ def sample_tangle(p: MicrostructureParams, size: int, rng: np.random.Generator) 
     return lines
 
 
+def loop_curve(center: Array, diameter: float, aspect: float, angle: float, irregularity: float,
+               rng: np.random.Generator, n: int = 96) -> Array:
+    """A closed curve (first point repeated as the last): an ellipse of major axis ``diameter``
+    and axis ratio ``aspect`` turned by ``angle``, its radius perturbed by random harmonics 2-4
+    of relative size about ``irregularity``. It starts at its topmost point, so a model that
+    regresses support points sees every loop begin at the same place (up to direction)."""
+    phi = np.linspace(0.0, 2.0 * np.pi, n)
+    radius = np.ones(n)
+    for order in (2, 3, 4):
+        radius += rng.normal(0.0, irregularity / (order - 1)) * np.cos(order * phi + rng.uniform(0, 2 * np.pi))
+    pts = np.stack([0.5 * diameter * np.cos(phi), 0.5 * diameter * aspect * np.sin(phi)], axis=1) * radius[:, None]
+    c, s = np.cos(angle), np.sin(angle)
+    pts = center + pts[:-1] @ np.array([[c, -s], [s, c]]).T
+    pts = np.roll(pts, -int(np.argmin(pts[:, 1])), axis=0)
+    return np.vstack([pts, pts[:1]])
+
+
+def sample_loops(p: MicrostructureParams, size: int, rng: np.random.Generator) -> list[Line]:
+    """A population of ``loop_count`` dislocation loops on one habit plane: closed lines whose
+    projections share an orientation and an axis ratio (each jittered a little), their sizes drawn
+    log-uniformly from ``loop_diameter``, spread over the image, with one contrast and width draw
+    jittered per loop (:func:`_jittered`). Support points close the line (first = last), so its
+    curve is a periodic spline."""
+    scale = size / 512.0
+    angle = rng.uniform(0, np.pi)
+    aspect = rng.uniform(*p.loop_aspect)
+    attrs = _line_attrs(p, rng, p.contrast, draws_log_scales(p, rng))
+    lines = []
+    for _ in range(int(rng.integers(p.loop_count[0], p.loop_count[1] + 1))):
+        curve = loop_curve(rng.uniform(0.05 * size, 0.95 * size, size=2), log_uniform(rng, *p.loop_diameter) * scale,
+                           float(np.clip(aspect * rng.uniform(0.85, 1.15), 0.1, 1.0)),
+                           angle + rng.normal(0.0, 0.1), p.loop_irregularity, rng)
+        support = resample_polyline(curve, p.k_support)
+        support[-1] = support[0]
+        lines.append(Line("dislocation", support, **_jittered(attrs, rng)))
+    return lines
+
+
 def sample_pileup(p: MicrostructureParams, size: int, index: int, rng: np.random.Generator) -> list[Line]:
     """Dislocations gliding in one slip band, optionally with the band's two slip traces.
 
@@ -296,7 +341,8 @@ def sample_grain_boundary(p: MicrostructureParams, size: int, rng: np.random.Gen
 
 def sample_microstructure(p: MicrostructureParams, size: int, rng: np.random.Generator) -> list[Line]:
     """All lines of one image: grain boundary first, then slip traces, pile-ups, free
-    dislocations, a tangle."""
+    dislocations, a tangle, loops. No random number is drawn for tangles or loops whose share
+    is 0, so such a config gives the images it gave before they existed."""
     lines: list[Line] = []
     if rng.random() < p.p_grain_boundary:
         lines.append(sample_grain_boundary(p, size, rng))
@@ -308,4 +354,6 @@ def sample_microstructure(p: MicrostructureParams, size: int, rng: np.random.Gen
         lines.append(sample_free_dislocation(p, size, rng))
     if p.p_tangle > 0 and rng.random() < p.p_tangle:
         lines.extend(sample_tangle(p, size, rng))
+    if p.p_loops > 0 and rng.random() < p.p_loops:
+        lines.extend(sample_loops(p, size, rng))
     return lines
