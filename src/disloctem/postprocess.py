@@ -37,6 +37,7 @@ class PostprocessParams:
     k_support: int = 12  # support points of each fitted spline
     smoothing: float = 1.0  # mean squared residual (px^2) allowed to the smoothing spline
     tangent_px: float = 8.0  # arc length over which an end's direction is measured
+    tangent_skip: float = 5.0  # ... beyond this much next to the end, where a skeleton bends into its junction
     junction_size: float = 10.0  # junctions joined by a path shorter than this are one crossing
     straight_tolerance: float = 0.05  # slip traces / grain boundaries stay within this x length + 2 px of their chord
     trace_min_fraction: float = 0.35  # straight lines (or runs) at least this x image diagonal long are traces
@@ -111,20 +112,26 @@ def line_mask(prob: Array, params: PostprocessParams) -> Array:
     return mask
 
 
-def _end_direction(xy: Array, at_start: bool, span: float) -> Array:
-    """Unit vector pointing from a path end *into* the path: towards the first point at least
-    ``span`` px of arc length from the end, or the far end of a shorter path. A plain loop over
-    the few points involved: called twice per skeleton path, where numpy's per-call overhead made
-    it a tenth of the post-processing time."""
+def _end_direction(xy: Array, at_start: bool, span: float, skip: float = 0.0) -> Array:
+    """Unit vector pointing from a path end *into* the path: from the point ``skip`` px of arc
+    length from the end (at most a third of the path's points) towards the first point at least
+    ``span`` px beyond it, or the far end of a shorter path. Skipping the first pixels measures
+    the path's own direction where a skeleton bends towards the centre of the junction it ends
+    at. A plain loop over the few points involved: called twice per skeleton path, where numpy's
+    per-call overhead made it a tenth of the post-processing time."""
     pts = xy if at_start else xy[::-1]
-    near = pts[: int(np.ceil(span)) + 2].tolist()  # skeleton pixels are >= 1 px apart: enough to cover ``span``
+    skip = min(skip, (len(pts) - 1) / 3)
+    near = pts[: int(np.ceil(skip + span)) + 2].tolist()  # skeleton pixels are >= 1 px apart: enough to cover both
     x0, y0 = near[0]
     px, py = x0, y0
-    arc = 0.0
+    arc, started = 0.0, skip <= 0
     for x, y in near[1:]:
         arc += math.sqrt((x - px) ** 2 + (y - py) ** 2)
         px, py = x, y
-        if arc >= span:
+        if not started:
+            if arc >= skip:
+                x0, y0, arc, started = x, y, 0.0, True
+        elif arc >= span:
             break
     dx, dy = px - x0, py - y0
     n = math.sqrt(dx * dx + dy * dy)
@@ -274,7 +281,7 @@ def join_paths(paths: list[Array], ends: list[tuple[int, int]], degrees: Array,
     ends = [(find(a), find(b)) for _, (a, b), _, _ in keep]
     labels = [k[2] for k in keep]
     cos_max = np.cos(np.deg2rad(params.max_turn_deg))
-    dirs = {(p, e): _end_direction(xy, e == 0, params.tangent_px)
+    dirs = {(p, e): _end_direction(xy, e == 0, params.tangent_px, params.tangent_skip)
             for p, xy in enumerate(paths) for e in (0, 1)}
     by_node: dict[int, list[tuple[int, int]]] = {}
     for p, (a, b) in enumerate(ends):
