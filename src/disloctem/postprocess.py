@@ -39,6 +39,7 @@ class PostprocessParams:
     tangent_px: float = 8.0  # arc length over which an end's direction is measured
     tangent_skip: float = 5.0  # ... beyond this much next to the end, where a skeleton bends into its junction
     junction_size: float = 10.0  # junctions joined by a path shorter than this are one crossing
+    max_overlap: float = 30.0  # ... and by a longer one up to this, where two lines pass through it (crossing_overlaps)
     straight_tolerance: float = 0.05  # slip traces / grain boundaries stay within this x length + 2 px of their chord
     trace_min_fraction: float = 0.35  # straight lines (or runs) at least this x image diagonal long are traces
     straight_run_px: float = 5.0  # a straight run within a line stays this close to its chord (a band's edges and more)
@@ -244,6 +245,56 @@ def split_by_labels(paths: list[Array], ends: list[tuple[int, int]], degrees: Ar
     return out_paths, out_ends, np.concatenate([degrees, np.full(extra, 2)]), out_labels
 
 
+Kept = tuple[Array, tuple[int, int], int, float]  # a skeleton path, its end nodes, its label, its length
+
+
+def crossing_overlaps(keep: list[Kept], params: PostprocessParams) -> set[int]:
+    """Indices of the paths in ``keep`` that are the overlap of two lines crossing at a shallow
+    angle: a path shorter than ``max_overlap`` between two nodes where two other path ends each
+    meet it, and those four arms continue each other in two pairs across it: same label, and the
+    chord from a point of one arm beyond its junction's bend to such a point of the other runs
+    within :data:`OVERLAP_ANGLE_DEG` of both arms' directions. Two lines of width w crossing at
+    an angle a overlap over about w / sin(a), so their skeleton joins two junctions by a path
+    along the bisector that grows beyond ``junction_size`` at shallow angles, and each line would
+    be cut there. Two dislocations ending on a trace from opposite sides 10 px or more apart are
+    not an overlap: their arms are parallel, but the chord between them turns by 20 degrees or
+    more."""
+    by_node: dict[int, list[tuple[int, int]]] = {}
+    for i, (_, (a, b), _, _) in enumerate(keep):
+        by_node.setdefault(a, []).append((i, 0))
+        by_node.setdefault(b, []).append((i, 1))
+    reach = int(params.tangent_skip + params.tangent_px)
+
+    def end(u: tuple[int, int]) -> tuple[Array, Array]:
+        """A point of the arm beyond its junction's bend, and the arm's direction away from the node."""
+        xy = keep[u[0]][0]
+        k = min(len(xy) - 1, reach)
+        return xy[k if u[1] == 0 else -1 - k], _end_direction(xy, u[1] == 0, params.tangent_px, params.tangent_skip)
+
+    def passes(u: tuple[int, int], v: tuple[int, int]) -> bool:  # u and v are one line through the overlap
+        (pu, du), (pv, dv) = end(u), end(v)
+        chord = pv - pu
+        reach = OVERLAP_COS * math.hypot(*chord)
+        return keep[u[0]][2] == keep[v[0]][2] and float(-du @ chord) >= reach and float(dv @ chord) >= reach
+
+    out = set()
+    for i, (_, (a, b), _, length) in enumerate(keep):
+        if a == b or not params.junction_size <= length < params.max_overlap:
+            continue
+        at_a = [u for u in by_node[a] if u[0] != i]
+        at_b = [v for v in by_node[b] if v[0] != i]
+        if len(at_a) != 2 or len(at_b) != 2 or {u[0] for u in at_a} & {v[0] for v in at_b}:
+            continue
+        (a1, a2), (b1, b2) = at_a, at_b
+        if (passes(a1, b1) and passes(a2, b2)) or (passes(a1, b2) and passes(a2, b1)):
+            out.add(i)
+    return out
+
+
+OVERLAP_ANGLE_DEG = 15.0  # the arms of one line across an overlap point along the chord between them within this
+OVERLAP_COS = math.cos(math.radians(OVERLAP_ANGLE_DEG))
+
+
 def join_paths(paths: list[Array], ends: list[tuple[int, int]], degrees: Array,
                params: PostprocessParams, point_labels: PointLabels | None = None) -> list[Array]:
     """Drop spurs, pair path ends that continue each other at nodes and across small gaps,
@@ -271,8 +322,9 @@ def join_paths(paths: list[Array], ends: list[tuple[int, int]], degrees: Array,
             n = root[n]
         return n
 
-    short_links = [(xy, e) for xy, e, _, length in keep
-                   if degrees[e[0]] > 2 and degrees[e[1]] > 2 and length < params.junction_size]
+    overlaps = crossing_overlaps(keep, params)
+    short_links = [(xy, e) for i, (xy, e, _, length) in enumerate(keep)
+                   if (degrees[e[0]] > 2 and degrees[e[1]] > 2 and length < params.junction_size) or i in overlaps]
     for _, (a, b) in short_links:
         root[find(a)] = find(b)
     collapsed = {id(xy) for xy, _ in short_links}

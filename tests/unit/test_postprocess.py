@@ -54,6 +54,26 @@ def test_oblique_crossing_stays_two_lines():
     assert len(lines) == 2
 
 
+@pytest.mark.parametrize("width, angle", [(3, 30), (5, 30), (5, 45), (7, 30), (7, 45)])
+def test_shallow_crossing_of_wide_lines_stays_two_whole_lines(width, angle):
+    """Wide lines crossing at a shallow angle overlap over more than a junction's size, and
+    their skeleton runs through the overlap on a path of its own: each line passes through it."""
+    a = np.deg2rad(angle)
+    lines = mask_to_lines(draw(((20, 120), (220, 120)),
+                               ((int(120 - 100 * np.cos(a)), int(120 - 100 * np.sin(a))),
+                                (int(120 + 100 * np.cos(a)), int(120 + 100 * np.sin(a)))),
+                               shape=(240, 240), width=width))
+    assert len(lines) == 2
+    assert all(polyline_length(d) > 190 for _, d in lines)
+
+
+@pytest.mark.parametrize("width, apart", [(3, 10), (5, 14), (7, 20), (7, 28)])
+def test_dislocations_ending_on_a_trace_from_both_sides_are_not_joined_across_it(width, apart):
+    trace, above, below = ((10, 120), (230, 120)), ((110, 20), (110, 120)), ((110 + apart, 120), (110 + apart, 220))
+    lines = mask_to_lines(draw(trace, above, below, shape=(240, 240), width=width))
+    assert sorted(round(polyline_length(d) / 10) for _, d in lines) == [10, 10, 22]
+
+
 def test_line_ending_on_a_trace_is_not_merged_into_it():
     lines = mask_to_lines(draw(((10, 100), (190, 100)), ((100, 20), (100, 100))))
     lengths = sorted(polyline_length(d) for _, d in lines)
