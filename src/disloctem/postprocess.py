@@ -274,8 +274,8 @@ def crossing_overlaps(keep: list[Kept], params: PostprocessParams) -> set[int]:
     def passes(u: tuple[int, int], v: tuple[int, int]) -> bool:  # u and v are one line through the overlap
         (pu, du), (pv, dv) = end(u), end(v)
         chord = pv - pu
-        reach = OVERLAP_COS * math.hypot(*chord)
-        return keep[u[0]][2] == keep[v[0]][2] and float(-du @ chord) >= reach and float(dv @ chord) >= reach
+        along = OVERLAP_COS * math.hypot(*chord)  # both arms point along the chord within the angle
+        return keep[u[0]][2] == keep[v[0]][2] and float(-du @ chord) >= along and float(dv @ chord) >= along
 
     out = set()
     for i, (_, (a, b), _, length) in enumerate(keep):

@@ -273,9 +273,7 @@ def sample_loops(p: MicrostructureParams, size: int, rng: np.random.Generator) -
         curve = loop_curve(rng.uniform(0.05 * size, 0.95 * size, size=2), log_uniform(rng, *p.loop_diameter) * scale,
                            float(np.clip(aspect * rng.uniform(0.85, 1.15), 0.1, 1.0)),
                            angle + rng.normal(0.0, 0.1), p.loop_irregularity, rng)
-        support = resample_polyline(curve, p.k_support)
-        support[-1] = support[0]
-        lines.append(Line("dislocation", support, **_jittered(attrs, rng)))
+        lines.append(Line("dislocation", resample_polyline(curve, p.k_support), **_jittered(attrs, rng)))
     return lines
 
 
