@@ -42,6 +42,7 @@ def main() -> None:
     ap.add_argument("--frame", default="cut_video7_img_0100", help="the tanaka_2um frame shown")
     ap.add_argument("--results", default="results", help="the run's results folder")
     ap.add_argument("--out", default="docs/img/real_overlay.png")
+    ap.add_argument("--height", type=int, default=384, help="height of the picture written, px (the README's)")
     args = ap.parse_args()
     legros, tanaka = scan_real_set("legros_dev", args.legros), scan_real_set("tanaka_2um", args.tanaka)
     pred = Path(args.results) / "predictions"
@@ -52,7 +53,7 @@ def main() -> None:
     height = panels[0].shape[0]
     gap = np.full((height, 12, 3), 255, np.uint8)
     row = [to_height(p, height) for p in panels]
-    out = np.concatenate([row[0], gap, row[1], gap, row[2]], axis=1)
+    out = to_height(np.concatenate([row[0], gap, row[1], gap, row[2]], axis=1), args.height)
     cv2.imwrite(args.out, cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
     print(f"{args.out}: {out.shape[1]} x {out.shape[0]} px")
 
