@@ -55,6 +55,11 @@ def axis_angle_deg(a: Array, b: Array) -> float:
     return math.degrees(math.acos(min(1.0, abs(float(np.dot(a, b))))))
 
 
+def closed_lines(lines: list[Array]) -> list[int]:
+    """Indices of the closed lines (loops: last point within 1.5 px of the first)."""
+    return [i for i, ln in enumerate(lines) if is_closed(ln, CLOSED_CHAIN_PX)]
+
+
 def pileup_groups(lines: list[Array], params: PileupParams = PileupParams()) -> list[list[int]]:
     """Indices of the dislocations of each pile-up (see the module docstring)."""
     n = len(lines)
@@ -73,7 +78,7 @@ def pileup_groups(lines: list[Array], params: PileupParams = PileupParams()) -> 
                 continue
             if trees[i].query(lines[j], distance_upper_bound=params.max_gap)[0].min() <= params.max_gap:
                 adjacency[i, j] = adjacency[j, i] = True
-    loops = [i for i, ln in enumerate(lines) if is_closed(ln, CLOSED_CHAIN_PX)]
+    loops = closed_lines(lines)
     adjacency[loops, :] = adjacency[:, loops] = False
     _, labels = connected_components(adjacency, directed=False)
     groups = [list(np.flatnonzero(labels == k)) for k in range(labels.max() + 1)]
@@ -104,6 +109,8 @@ class Readout:
     density_per_px: float  # length / area, px^-1
     spacing_px: float  # median neighbour spacing within pile-ups (nan: no pile-up)
     n_pileups: int
+    n_loops: int  # closed dislocations, counted in n_dislocations too
+    loop_diameter_px: float  # median diameter of a circle as long as each loop (nan: no loop)
 
 
 def readout(lines: list[Array], shape: tuple[int, int], params: PileupParams = PileupParams()) -> Readout:
@@ -112,8 +119,10 @@ def readout(lines: list[Array], shape: tuple[int, int], params: PileupParams = P
     length = float(sum(polyline_length(ln) for ln in lines))
     groups = pileup_groups(lines, params)
     spacings = pileup_spacings(lines, params, groups)
+    diameters = [polyline_length(lines[i]) / math.pi for i in closed_lines(lines)]
     return Readout(len(lines), length, length / float(shape[0] * shape[1]),
-                   float(np.median(spacings)) if spacings else float("nan"), len(groups))
+                   float(np.median(spacings)) if spacings else float("nan"), len(groups),
+                   len(diameters), float(np.median(diameters)) if diameters else float("nan"))
 
 
 def physical_units(r: Readout, pixel_size_nm: float | None, thickness_nm: float | None = None) -> dict[str, float]:
@@ -123,14 +132,15 @@ def physical_units(r: Readout, pixel_size_nm: float | None, thickness_nm: float 
         return {}
     um = pixel_size_nm * 1e-3
     out = {"length_um": r.length_px * um, "density_per_um": r.density_per_px / um,
-           "spacing_nm": r.spacing_px * pixel_size_nm}
+           "spacing_nm": r.spacing_px * pixel_size_nm, "loop_diameter_nm": r.loop_diameter_px * pixel_size_nm}
     if thickness_nm:
         out["density_m2"] = r.density_per_px / (pixel_size_nm * 1e-9) / (thickness_nm * 1e-9)
     return out
 
 
-READOUT_FIELDS = ["n_dislocations", "length_px", "density_per_px", "spacing_px", "n_pileups"]
-UNIT_FIELDS = ["length_um", "density_per_um", "spacing_nm", "density_m2"]
+READOUT_FIELDS = ["n_dislocations", "length_px", "density_per_px", "spacing_px", "n_pileups", "n_loops",
+                  "loop_diameter_px"]
+UNIT_FIELDS = ["length_um", "density_per_um", "spacing_nm", "loop_diameter_nm", "density_m2"]
 
 
 def readout_row(stem: str, pred: Readout, truth: Readout | None, pixel_size_nm: float | None,
@@ -186,11 +196,16 @@ def summarise_readout(rows: list[dict]) -> dict[str, float]:
         out[f"{prefix}_length_px"] = float(sum(float(r[f"{prefix}_length_px"]) for r in have))
         out[f"{prefix}_density_per_px"] = _nanmean([float(r[f"{prefix}_density_per_px"]) for r in have])
         out[f"{prefix}_spacing_px"] = _nanmean([float(r[f"{prefix}_spacing_px"]) for r in have])
+        if all(_has(r, f"{prefix}_n_loops") for r in have):  # rows written before loops were counted lack them
+            out[f"{prefix}_n_loops"] = float(sum(float(r[f"{prefix}_n_loops"]) for r in have))
+            out[f"{prefix}_loop_diameter_px"] = _nanmean([float(r[f"{prefix}_loop_diameter_px"]) for r in have])
         for unit in ("density_per_um", "density_m2"):
             if all(_has(r, f"{prefix}_{unit}") for r in have):
                 out[f"{prefix}_{unit}"] = _nanmean([float(r[f"{prefix}_{unit}"]) for r in have])
     annotated = [r for r in rows if _has(r, "true_n_dislocations")]
-    for k in ("n_dislocations", "length_px", "density_per_px", "spacing_px") if annotated else ():
+    for k in ("n_dislocations", "length_px", "density_per_px", "spacing_px", "n_loops") if annotated else ():
+        if not all(_has(r, f"error_{k}") for r in annotated):
+            continue
         out[f"mae_{k}"] = _nanmean([abs(float(r[f"error_{k}"])) for r in annotated])
         truth = _nanmean([abs(float(r[f"true_{k}"])) for r in annotated])
         out[f"rel_mae_{k}"] = out[f"mae_{k}"] / truth if truth and truth == truth else float("nan")

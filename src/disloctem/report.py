@@ -399,7 +399,8 @@ PHYSICS_COLUMNS = ["set", "method", "dataset", "n_images", "n_annotated", "pred_
                    "true_n_dislocations", "mae_n_dislocations", "pred_length_px", "true_length_px",
                    "rel_mae_length_px", "pred_density_per_px", "true_density_per_px", "pred_density_per_um",
                    "true_density_per_um", "pred_density_m2", "true_density_m2", "pred_spacing_px",
-                   "true_spacing_px", "mae_spacing_px"]
+                   "true_spacing_px", "mae_spacing_px", "pred_n_loops", "true_n_loops", "pred_loop_diameter_px",
+                   "true_loop_diameter_px"]
 
 
 def physics_section(physics_csv: str | Path) -> str:
@@ -413,7 +414,8 @@ def physics_section(physics_csv: str | Path) -> str:
     return ("<p>Dislocations per set: count, total length (px), density (line length per image area, "
             "px<sup>-1</sup>, and &micro;m<sup>-1</sup> where the pixel size is known; line length per "
             "volume in m<sup>-2</sup> where the foil thickness is given too) and median neighbour spacing "
-            "within pile-ups (px), predicted (<code>pred_</code>) and annotated (<code>true_</code>, over "
+            "within pile-ups (px), loops (closed dislocations) and their median diameter (px, of a circle as "
+            "long as the loop), predicted (<code>pred_</code>) and annotated (<code>true_</code>, over "
             "the annotated images), with the mean absolute per-image error (<code>mae_</code>, "
             "<code>rel_mae_</code> relative to the mean true value). Per-image values: "
             "<code>results/physics/{set}/{method}/{dataset}.csv</code>. Pile-up rule: docs/metrics.md.</p>"

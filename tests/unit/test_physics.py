@@ -51,6 +51,10 @@ def test_loops_are_counted_but_never_a_pileup():
     assert pileup_groups([ln[:-5] for ln in loops]) == [[0, 1, 2, 3]]  # the same as open arcs
     r = readout(loops + pileup(3, 10.0, origin=(300.0, 300.0)), (512, 512))
     assert r.n_dislocations == 7 and r.n_pileups == 1 and r.spacing_px == pytest.approx(10.0)
+    perimeter = float(np.sum(np.hypot(*np.diff(loop, axis=0).T)))  # an ellipse of axes 80 and 16 px
+    assert r.n_loops == 4 and r.loop_diameter_px == pytest.approx(perimeter / np.pi)
+    assert 16 < r.loop_diameter_px < 80
+    assert readout(pileup(3, 10.0), (512, 512)).n_loops == 0
 
 
 def test_readout_counts_lengths_and_density():
