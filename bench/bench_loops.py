@@ -21,15 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
 import torch
 
 from disloctem.evaluate import evaluate_set
 from disloctem.geometry import CLOSED_CHAIN_PX, is_closed
 from disloctem.inference import predict_images
 from disloctem.io import read_labelme_lines, scan_real_set
-from disloctem.metrics import match_lines, rasterise_centrelines
+from disloctem.metrics import CentrelineCounts, centreline_counts, match_lines, rasterise_centrelines
 from disloctem.models.registry import method_predictor
 from disloctem.synth.dataset import DatasetParams, write_dataset
 from disloctem.synth.microstructure import MicrostructureParams
@@ -39,7 +37,7 @@ def loop_scores(truth_dir: Path, pred_dir: Path, tol: float = 3.0, match_dist: f
     """Loop-only recall of one model's predictions: line recall, centreline recall and the share
     of matched loops predicted closed, over every image of ``truth_dir``'s Labelme files."""
     n_loops = matched = closed = 0
-    found_px = loop_px = 0
+    centrelines = CentrelineCounts()
     for truth_file in sorted(truth_dir.glob("*.json")):
         truth, size = read_labelme_lines(truth_file)
         pred, _ = read_labelme_lines(pred_dir / truth_file.name)
@@ -53,13 +51,10 @@ def loop_scores(truth_dir: Path, pred_dir: Path, tol: float = 3.0, match_dist: f
                 matched += 1
                 closed += is_closed(pred_lines[p], CLOSED_CHAIN_PX)
         if loops and size is not None:
-            true_px = rasterise_centrelines([true_lines[i] for i in loops], size)
-            pred_px = rasterise_centrelines(pred_lines, size)
-            near = cv2.distanceTransform((~pred_px).astype(np.uint8), cv2.DIST_L2, 5) <= tol
-            loop_px += int(true_px.sum())
-            found_px += int((true_px & near).sum())
-    return {"loops": n_loops, "line_recall": matched / max(n_loops, 1), "cl_recall": found_px / max(loop_px, 1),
-            "closed": closed / max(matched, 1)}
+            centrelines += centreline_counts(rasterise_centrelines(pred_lines, size),
+                                             rasterise_centrelines([true_lines[i] for i in loops], size), tol)
+    return {"loops": n_loops, "line_recall": matched / max(n_loops, 1),
+            "cl_recall": centrelines.true_hits / max(centrelines.true_pixels, 1), "closed": closed / max(matched, 1)}
 
 
 def main() -> None:
