@@ -120,6 +120,30 @@ def _ring(pts: Array) -> Array:
     return pts[:end]
 
 
+def start_at_top(points: Array) -> Array:
+    """A closed polyline (:func:`is_closed`) restarted at its topmost point (smallest y; the first
+    such point), still closed: the canonical start of a loop, which the generator's loops and the
+    support-point regressor's targets share."""
+    ring = np.asarray(points, dtype=np.float64)[:-1]
+    ring = np.roll(ring, -int(np.argmin(ring[:, 1])), axis=0)
+    return np.vstack([ring, ring[:1]])
+
+
+def close_if_returning(support: Array, max_gap: float = 0.1) -> Array:
+    """Support points whose last point lies within ``max_gap`` times the support polygon's length
+    of their first, closed (both ends moved to their mean), so the spline through them is a
+    loop; other support points unchanged. For predicted support points, which never repeat a
+    point exactly."""
+    pts = np.asarray(support, dtype=np.float64)
+    if len(pts) <= CLOSED_MIN_POINTS or is_closed(pts):
+        return pts
+    if float(np.hypot(*(pts[-1] - pts[0]))) > max_gap * polyline_length(pts):
+        return pts
+    out = pts.copy()
+    out[0] = out[-1] = (pts[0] + pts[-1]) / 2.0
+    return out
+
+
 def resample_polyline(points: Array, n: int) -> Array:
     """``n`` points spaced equally in arc length along the polyline (end points kept)."""
     pts = np.asarray(points, dtype=np.float64)

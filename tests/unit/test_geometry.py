@@ -3,11 +3,13 @@ import pytest
 
 from disloctem.geometry import (
     clip_to_image,
+    close_if_returning,
     fit_support_points,
     is_closed,
     polyline_length,
     resample_polyline,
     spline_through,
+    start_at_top,
     straight_runs,
 )
 
@@ -83,6 +85,26 @@ def test_fit_support_points_closes_a_traced_loop(rng):
     assert is_closed(fit_support_points(ring_twice_closed, 12))
     # an arc whose ends are far apart stays open
     assert not is_closed(fit_support_points(ring[:150], 12), 1.5)
+
+
+def test_a_loop_restarts_at_its_topmost_point():
+    ring = np.roll(ellipse()[:-1], 37, axis=0)
+    loop = start_at_top(np.vstack([ring, ring[:1]]))
+    assert is_closed(loop) and len(loop) == len(ring) + 1
+    assert loop[0, 1] == ring[:, 1].min()
+    assert sorted(map(tuple, loop[:-1])) == sorted(map(tuple, ring))
+
+
+def test_predicted_support_points_that_return_are_closed():
+    support = resample_polyline(ellipse(4000), 10)
+    nearly = support.copy()
+    nearly[-1] += [4.0, -3.0]  # the last point 5 px off the first
+    closed = close_if_returning(nearly)
+    assert is_closed(closed) and np.allclose(closed[0], support[0] + [2.0, -1.5])
+    assert np.array_equal(closed[1:-1], nearly[1:-1])
+    # a horseshoe (a bowed dislocation) whose ends are a fifth of its length apart stays open
+    horseshoe = resample_polyline(ellipse(4000)[:3300], 10)
+    assert np.array_equal(close_if_returning(horseshoe), horseshoe)
 
 
 def test_clip_to_image_splits_into_inside_runs():

@@ -60,6 +60,17 @@ def test_targets_decode_back_to_the_lines():
         assert np.allclose(ends, truth[[0, -1]], atol=1e-3) or np.allclose(ends[::-1], truth[[0, -1]], atol=1e-3)
 
 
+def test_a_loop_target_starts_at_its_top_and_decodes_closed():
+    cfg = SplineRegConfig(k_support=9)
+    t = np.linspace(0, 2 * np.pi, 120)
+    ring = np.stack([64 + 30 * np.cos(t), 64 + 18 * np.sin(t)], axis=1)[:-1]
+    ring = np.roll(ring, 50, axis=0)  # as a rotated crop leaves it: starting anywhere
+    targets = line_targets([(0, np.vstack([ring, ring[:1]]))], cfg, 128)
+    (found_class, _, pts), = decode_lines(perfect_output(targets, cfg, 128), cfg, 0.5)
+    assert found_class == 0 and np.allclose(pts[0], pts[-1], atol=1e-6)
+    assert pts[0, 1] == pytest.approx(ring[:, 1].min(), abs=1e-3)
+
+
 def test_short_lines_are_not_targets():
     cfg = SplineRegConfig(min_visible=12)
     t = line_targets([(0, np.array([[10.0, 10.0], [15.0, 10.0]]))], cfg, 64)

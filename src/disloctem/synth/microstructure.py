@@ -12,7 +12,7 @@ from functools import cached_property
 import numpy as np
 from scipy import special
 
-from ..geometry import resample_polyline, spline_through
+from ..geometry import resample_polyline, spline_through, start_at_top
 
 Array = np.ndarray
 Range = tuple[float, float]
@@ -254,8 +254,7 @@ def loop_curve(center: Array, diameter: float, aspect: float, angle: float, irre
     pts = np.stack([0.5 * diameter * np.cos(phi), 0.5 * diameter * aspect * np.sin(phi)], axis=1) * radius[:, None]
     c, s = np.cos(angle), np.sin(angle)
     pts = center + pts[:-1] @ np.array([[c, -s], [s, c]]).T
-    pts = np.roll(pts, -int(np.argmin(pts[:, 1])), axis=0)
-    return np.vstack([pts, pts[:1]])
+    return start_at_top(np.vstack([pts, pts[:1]]))
 
 
 def sample_loops(p: MicrostructureParams, size: int, rng: np.random.Generator) -> list[Line]:

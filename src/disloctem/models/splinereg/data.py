@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ...geometry import clip_to_image, polyline_length, resample_polyline, spline_through
+from ...geometry import clip_to_image, is_closed, polyline_length, resample_polyline, spline_through, start_at_top
 from ..common import normalise
 from ..maskrcnn.data import SplineWindows
 from .model import STRIDE, SplineRegConfig
@@ -32,7 +32,9 @@ def visible_line(points: Array, y: int, x: int, side: int, crop: int, k: int, fl
 
 
 def line_targets(lines: list[tuple[int, Array]], cfg: SplineRegConfig, size: int) -> dict[str, Array]:
-    """Heat-map (C, h, w) and, per line, its midpoint cell, sub-cell offset and point offsets."""
+    """Heat-map (C, h, w) and, per line, its midpoint cell, sub-cell offset and point offsets.
+    A loop wholly inside the crop starts at its topmost point, whatever rotation the crop had, so
+    its support points are the generator's parametrisation of it (up to direction)."""
     h = w = size // STRIDE
     heat = np.zeros((len(cfg.classes), h, w), np.float32)
     yy, xx = np.mgrid[0:h, 0:w]
@@ -40,6 +42,8 @@ def line_targets(lines: list[tuple[int, Array]], cfg: SplineRegConfig, size: int
     for cls_index, run in lines:
         if polyline_length(run) < cfg.min_visible:
             continue
+        if is_closed(run):
+            run = start_at_top(run)
         support = resample_polyline(run, cfg.k_support)
         centre = resample_polyline(run, 3)[1] / STRIDE
         cx, cy = min(int(centre[0]), w - 1), min(int(centre[1]), h - 1)

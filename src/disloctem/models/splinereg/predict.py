@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...geometry import clip_to_image, polyline_length, spline_through
+from ...geometry import clip_to_image, close_if_returning, polyline_length, spline_through
 from ...io import AnnotatedLine
 from ..common import load_trained, normalise
 from .model import STRIDE, SplineRegConfig, build_splinereg
@@ -24,14 +24,15 @@ def load_splinereg(weights: str | Path, device: str = "auto"):
 def decode_lines(out: dict[str, torch.Tensor], cfg: SplineRegConfig, threshold: float
                  ) -> list[tuple[int, float, Array]]:
     """(class index, score, K support points in input pixels) of every 3x3 heat-map maximum
-    above ``threshold`` (first image of the batch)."""
+    above ``threshold`` (first image of the batch). Support points that end near where they
+    start are closed (:func:`~disloctem.geometry.close_if_returning`): a predicted loop."""
     heat = torch.sigmoid(out["heat"][0].float())
     peaks = (heat == F.max_pool2d(heat[None], 3, stride=1, padding=1)[0]) & (heat > threshold)
     found = []
     for c, y, x in peaks.nonzero().tolist():
         centre = (np.array([x, y]) + out["offset"][0, :, y, x].float().cpu().numpy()) * STRIDE
         pts = centre + cfg.point_scale * out["points"][0, :, y, x].float().cpu().numpy().reshape(-1, 2)
-        found.append((c, float(heat[c, y, x]), pts))
+        found.append((c, float(heat[c, y, x]), close_if_returning(pts)))
     return found
 
 
