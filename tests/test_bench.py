@@ -1,5 +1,5 @@
 """The benchmark scripts run and print what their docstrings promise (their numbers are not
-checked here: speed is measured by running them, see the README's Numbers)."""
+checked here: speed is measured by running them, see docs/benchmarks.md)."""
 
 import re
 import subprocess
