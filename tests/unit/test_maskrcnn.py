@@ -105,6 +105,26 @@ def test_a_long_thin_line_survives_the_mask_heads_coarse_grid():
     assert prob.max() < 0.5 and longest[0] < 300 < 600 < longest[1] < 700  # the line is 652 px long
 
 
+def test_neighbours_in_a_diagonal_pile_up_survive_the_prediction_nms(tmp_path):
+    """Eight parallel diagonal dislocations 10 px apart (neighbouring boxes at IoU 0.80): with
+    exact boxes, the prediction NMS keeps every one, where torchvision's RPN threshold (0.7)
+    would keep every other one; a loaded model suppresses its proposals at that threshold too."""
+    from torchvision.ops import batched_nms
+
+    from disloctem.models.maskrcnn import load_maskrcnn
+
+    cfg = MaskRCNNConfig()
+    lines = [{"class": "dislocation", "points": [[100 + 7 * i, 100 - 7 * i], [220 + 7 * i, 220 - 7 * i]]}
+             for i in range(8)]
+    t = instance_targets(lines, cfg.classes, 0, 0, 512, 512, cfg.mask_width, cfg.min_instance_pixels, 0, False)
+    scores = torch.linspace(1.0, 0.5, 8)
+    assert len(batched_nms(t["boxes"], scores, t["labels"], cfg.box_nms_thresh)) == 8
+    assert len(batched_nms(t["boxes"], scores, t["labels"], 0.7)) == 4
+    torch.save({"model": build_maskrcnn(cfg).state_dict(), "config": cfg.to_dict()}, tmp_path / "model.pt")
+    model, _, _ = load_maskrcnn(tmp_path / "model.pt", "cpu")
+    assert model.rpn.nms_thresh == model.roi_heads.nms_thresh == cfg.box_nms_thresh
+
+
 def test_duplicate_instances_become_one_line():
     mask = np.zeros((64, 64), np.float32)
     mask[30:34, 5:60] = 1.0

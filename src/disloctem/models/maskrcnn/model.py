@@ -5,8 +5,11 @@ Choices for thin, long, often diagonal lines (docs/design.md):
   a diagonal line's box is square);
 - training instance masks drawn ``mask_width`` = 5 px wide so the 28x28 mask head still sees the
   line in a long box;
-- ``box_nms_thresh`` 0.7 and up to 200 detections: the nearly identical boxes of neighbouring
-  lines in a pile-up must not suppress each other;
+- non-maximum suppression at IoU ``box_nms_thresh`` = 0.9 in prediction, in the box head and the
+  RPN (torchvision: 0.5 and 0.7), and up to 200 detections: the nearly identical boxes of
+  neighbouring lines in a pile-up must not suppress each other (with perfect boxes, 0.7 keeps
+  77 % of the pile-up dislocations of the default dataset, 0.9 keeps 95 %:
+  ``bench/bench_box_overlap.py``); duplicates of one line are merged as splines instead;
 - no resizing: images are fed at their own size (``min_size``/``max_size`` set per image);
 - trained batch norm in the backbone (``backbone_norm: batch``), as torchvision builds its
   detection models when no pretrained weights are loaded: ``resnet_fpn_backbone``'s default,
@@ -37,7 +40,7 @@ class MaskRCNNConfig(TrainingConfig):
     mask_roi_size: int = 14  # RoIAlign size of the mask head; masks are predicted at twice this
     mask_width: int = 5  # width of the training instance masks, px
     min_instance_pixels: int = 20  # instances with fewer mask pixels in a crop are dropped
-    box_nms_thresh: float = 0.7
+    box_nms_thresh: float = 0.9  # prediction: NMS IoU of the box head and the RPN (training's RPN: 0.7)
     detections_per_img: int = 200
     score_threshold: float = 0.5  # detections below this score are not turned into lines
     rpn_pre_nms_top_n_train: int = 1000  # torchvision: 2000; fewer proposals train faster on a CPU

@@ -20,8 +20,11 @@ Array = np.ndarray
 
 
 def load_maskrcnn(weights: str | Path, device: str = "auto") -> tuple[torch.nn.Module, MaskRCNNConfig, torch.device]:
-    """The trained Mask R-CNN from a ``model.pt``, in eval mode."""
-    return load_trained(weights, MaskRCNNConfig, build_maskrcnn, device)
+    """The trained Mask R-CNN from a ``model.pt``, in eval mode, its proposals suppressed at the
+    prediction NMS threshold (``box_nms_thresh``) like its detections."""
+    model, cfg, dev = load_trained(weights, MaskRCNNConfig, build_maskrcnn, device)
+    model.rpn.nms_thresh = cfg.box_nms_thresh
+    return model, cfg, dev
 
 
 @torch.no_grad()
