@@ -9,12 +9,14 @@ from torchvision.ops import FrozenBatchNorm2d
 from disloctem.models.maskrcnn import MaskRCNNConfig, build_maskrcnn
 from disloctem.models.maskrcnn.data import InstanceCrops, instance_targets
 from disloctem.models.maskrcnn.model import set_input_size
-from disloctem.models.maskrcnn.predict import instances_to_lines
+from disloctem.models.maskrcnn.predict import instances_to_lines, predict_instances
 from disloctem.models.maskrcnn.train import loss_mode
-from disloctem.postprocess import PostprocessParams
+from disloctem.geometry import polyline_length
+from disloctem.postprocess import PostprocessParams, mask_to_lines
 
 from .method_contract import MethodContract
 
+CLASSES3 = ("dislocation", "slip_trace", "grain_boundary")
 LINE = {"class": "dislocation", "points": [[10, 50], [40, 50], [70, 50], [100, 50]]}
 TRACE = {"class": "slip_trace", "points": [[20, 10], [20, 60], [20, 110]]}
 
@@ -50,6 +52,10 @@ def test_model_predicts_at_the_input_size():
         out = model([torch.zeros(3, 96, 64)])[0]
     assert set(out) >= {"boxes", "labels", "scores", "masks"}
     assert out["masks"].shape[-2:] == (96, 64)
+    pred = predict_instances(model, np.random.default_rng(0).random((96, 64), np.float32), torch.device("cpu"))
+    n = len(pred["scores"])
+    assert pred["grids"].shape == (n, 2 * cfg.mask_roi_size, 2 * cfg.mask_roi_size) and pred["boxes"].shape == (n, 4)
+    assert pred["shape"].tolist() == [96, 64]
 
 
 def test_backbone_trained_from_random_weights_is_normalised():
@@ -125,15 +131,62 @@ def test_neighbours_in_a_diagonal_pile_up_survive_the_prediction_nms(tmp_path):
     assert model.rpn.nms_thresh == model.roi_heads.nms_thresh == cfg.box_nms_thresh
 
 
+def head_output(lines: list[dict], size: int = 512, classes=CLASSES3) -> dict[str, np.ndarray]:
+    """What a perfect mask head predicts for ``lines``: their boxes and 28x28 grids (torchvision's
+    own training targets), labels, scores falling in the given order, and the image shape."""
+    from torchvision.models.detection.roi_heads import project_masks_on_boxes
+
+    t = instance_targets(lines, classes, y=0, x=0, side=size, crop=size, width=5, min_pixels=20, k_rot=0, flip=False)
+    grids = project_masks_on_boxes(t["masks"], t["boxes"], torch.arange(len(lines)), 28)
+    return {"boxes": t["boxes"].numpy(), "labels": t["labels"].numpy(), "grids": grids.numpy(),
+            "scores": np.linspace(0.9, 0.6, len(lines)), "shape": np.array([size, size])}
+
+
+def test_an_instance_window_is_the_full_size_paste_around_its_box():
+    from torchvision.models.detection.transform import paste_masks_in_image
+
+    from disloctem.models.maskrcnn.predict import instance_window
+
+    rng = np.random.default_rng(0)
+    for box in ([10.3, 20.8, 200.1, 60.2], [-5.0, 100.0, 40.0, 130.0], [450.5, 3.0, 512.0, 509.9], [7.0, 7.0, 9.0, 30.0]):
+        grid = rng.random((28, 28)).astype(np.float32)
+        full = paste_masks_in_image(torch.from_numpy(grid)[None, None], torch.tensor([box]), (512, 480), padding=1)[0, 0].numpy()
+        window, top, left = instance_window(grid, np.array(box), 512, 480)
+        assert np.array_equal(window, full[top:top + window.shape[0], left:left + window.shape[1]])
+        outside = full.copy()
+        outside[top:top + window.shape[0], left:left + window.shape[1]] = 0
+        assert not outside.any()
+
+
+def test_lines_from_instance_windows_are_those_of_full_size_masks():
+    """The windows change where the masks are pasted, not the lines: the same splines as from
+    torchvision's full-size paste (the path before windows), for a long diagonal line and three
+    lines of a pile-up."""
+    from torchvision.models.detection.transform import paste_masks_in_image
+
+    from disloctem.models.maskrcnn.predict import instance_mask
+
+    lines = [{"class": "dislocation", "points": [[20, 30], [250, 240], [490, 470]]},
+             *({"class": "dislocation", "points": [[100 + 7 * i, 100 - 7 * i], [220 + 7 * i, 220 - 7 * i]]} for i in range(3)),
+             {"class": "slip_trace", "points": [[0, 400], [511, 380]]}]
+    pred = head_output(lines)
+    params = PostprocessParams()
+    windowed, _ = instances_to_lines(pred, CLASSES3, 0.5, params, duplicate_dist=0.0)
+    full = paste_masks_in_image(torch.from_numpy(pred["grids"])[:, None], torch.from_numpy(pred["boxes"]), (512, 512))
+    expected = [max((d for _, d in mask_to_lines(instance_mask(m[0].numpy(), params), params)), key=polyline_length)
+                for m in full]
+    assert len(windowed) == len(expected) == 5
+    for got, want in zip(windowed, expected):
+        assert np.allclose(got.points, want)
+
+
 def test_duplicate_instances_become_one_line():
-    mask = np.zeros((64, 64), np.float32)
-    mask[30:34, 5:60] = 1.0
-    shifted = np.roll(mask, 1, axis=0)
-    pred = {"labels": np.array([1, 1, 2]), "scores": np.array([0.9, 0.8, 0.7]),
-            "masks": np.stack([mask, shifted, mask])}
-    lines, scores = instances_to_lines(pred, ("dislocation", "slip_trace", "grain_boundary"), 0.5,
-                                       PostprocessParams(min_length=10))
-    assert [ln.cls for ln in lines] == ["dislocation", "slip_trace"] and scores == [0.9, 0.7]
+    line = {"class": "dislocation", "points": [[5, 31], [60, 31]]}
+    shifted = {"class": "dislocation", "points": [[5, 32], [60, 32]]}
+    trace = {"class": "slip_trace", "points": [[5, 31], [60, 31]]}
+    pred = head_output([line, shifted, trace], size=64)
+    lines, scores = instances_to_lines(pred, CLASSES3, 0.5, PostprocessParams(min_length=10))
+    assert [ln.cls for ln in lines] == ["dislocation", "slip_trace"] and scores == [0.9, 0.6]
 
 
 def test_dataset_items_are_seeded(tiny_dataset):

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torchvision.models.detection.roi_heads import expand_boxes, expand_masks
 
 from ...geometry import polyline_length
 from ...io import AnnotatedLine
@@ -29,11 +31,38 @@ def load_maskrcnn(weights: str | Path, device: str = "auto") -> tuple[torch.nn.M
 
 @torch.no_grad()
 def predict_instances(model: torch.nn.Module, img: Array, device: torch.device) -> dict[str, Array]:
-    """Boxes, labels (1-based class index), scores and mask probabilities (N, H, W) of an image."""
+    """Boxes (x0, y0, x1, y1 in image pixels), labels (1-based class index), scores and the mask
+    head's probabilities on its grid over each box (N, M, M) of an image, and its shape.
+
+    The grids are not pasted into the image, as torchvision's own post-processing would paste
+    every instance into a full-size mask at once (N x H x W floats: 3 GB for 200 detections on a
+    2048 x 2048 frame); :func:`instance_window` pastes one instance into its box only."""
     set_input_size(model, *img.shape)
-    out = model([to_input(img).to(device)])[0]
-    return {"boxes": out["boxes"].cpu().numpy(), "labels": out["labels"].cpu().numpy(),
-            "scores": out["scores"].cpu().numpy(), "masks": out["masks"][:, 0].float().cpu().numpy()}
+    images, _ = model.transform([to_input(img).to(device)])  # standardisation is the identity, no resizing
+    features = model.backbone(images.tensors)
+    proposals, _ = model.rpn(images, features)
+    out = model.roi_heads(features, proposals, images.image_sizes)[0][0]
+    return {"boxes": out["boxes"].float().cpu().numpy(), "labels": out["labels"].cpu().numpy(),
+            "scores": out["scores"].float().cpu().numpy(), "grids": out["masks"][:, 0].float().cpu().numpy(),
+            "shape": np.array(img.shape)}
+
+
+def instance_window(grid: Array, box: Array, height: int, width: int, margin: int = 2) -> tuple[Array, int, int]:
+    """One instance's mask probabilities pasted as torchvision pastes them (the grid widened by
+    one cell, resized bilinearly onto its box), but only over the box and ``margin`` px of zeros
+    around it (within the image): the window and its top-left corner (y, x) in the image. The
+    window equals the full-size paste there, which is zero everywhere else."""
+    grids, scale = expand_masks(torch.from_numpy(np.asarray(grid, np.float32))[None, None], padding=1)
+    x0, y0, x1, y1 = (int(v) for v in expand_boxes(torch.from_numpy(np.asarray(box, np.float32))[None], scale)
+                      .to(torch.int64)[0])
+    pasted = F.interpolate(grids, size=(max(y1 - y0 + 1, 1), max(x1 - x0 + 1, 1)), mode="bilinear",
+                           align_corners=False)[0, 0].numpy()
+    top, left = max(y0 - margin, 0), max(x0 - margin, 0)
+    window = np.zeros((min(y1 + 1 + margin, height) - top, min(x1 + 1 + margin, width) - left), np.float32)
+    ya, yb, xa, xb = max(y0, 0), min(y1 + 1, height), max(x0, 0), min(x1 + 1, width)
+    if ya < yb and xa < xb:
+        window[ya - top:yb - top, xa - left:xb - left] = pasted[ya - y0:yb - y0, xa - x0:xb - x0]
+    return window, top, left
 
 
 def instance_mask(prob: Array, params: PostprocessParams, peak_fraction: float = 0.5,
@@ -52,17 +81,21 @@ def instances_to_lines(pred: dict[str, Array], classes: tuple[str, ...], score_t
                        params: PostprocessParams,
                        duplicate_dist: float = 3.0) -> tuple[list[AnnotatedLine], list[float]]:
     """One spline per instance above ``score_threshold`` (the longest line of its
-    :func:`instance_mask`), then duplicates merged: a line of the same class within
+    :func:`instance_mask` in its :func:`instance_window`), then duplicates merged: a line of the same class within
     ``duplicate_dist`` (symmetric mean distance) of a higher-scoring line is dropped."""
+    height, width = (int(v) for v in pred["shape"])
     lines: list[AnnotatedLine] = []
     scores: list[float] = []
-    for label, score, prob in sorted(zip(pred["labels"], pred["scores"], pred["masks"]), key=lambda t: -t[1]):
+    order = sorted(range(len(pred["scores"])), key=lambda i: -pred["scores"][i])
+    for label, score, grid, box in ((pred["labels"][i], pred["scores"][i], pred["grids"][i], pred["boxes"][i])
+                                    for i in order):
         if score < score_threshold:
             continue
+        prob, top, left = instance_window(grid, box, height, width)
         found = mask_to_lines(instance_mask(prob, params), params)
         if not found:
             continue
-        dense = max((d for _, d in found), key=polyline_length)
+        dense = max((d for _, d in found), key=polyline_length) + [left, top]
         cls = classes[int(label) - 1]
         same = [ln.points for ln in lines if ln.cls == cls]
         if same and polyline_distance_matrix([dense], same).min() <= duplicate_dist:
