@@ -23,7 +23,6 @@ from torchvision.models.detection.roi_heads import project_masks_on_boxes
 from disloctem import CLASSES
 from disloctem.models.maskrcnn.data import instance_targets
 from disloctem.models.maskrcnn.predict import instances_to_lines
-
 from disloctem.postprocess import PostprocessParams, line_mask, mask_to_lines
 from disloctem.synth.microstructure import MicrostructureParams, sample_microstructure
 from disloctem.synth.render import rasterise_labels

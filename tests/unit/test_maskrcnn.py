@@ -6,12 +6,12 @@ import numpy as np
 import torch
 from torchvision.ops import FrozenBatchNorm2d
 
+from disloctem.geometry import polyline_length
 from disloctem.models.maskrcnn import MaskRCNNConfig, build_maskrcnn
 from disloctem.models.maskrcnn.data import InstanceCrops, instance_targets
 from disloctem.models.maskrcnn.model import set_input_size
 from disloctem.models.maskrcnn.predict import instances_to_lines, predict_instances
 from disloctem.models.maskrcnn.train import loss_mode
-from disloctem.geometry import polyline_length
 from disloctem.postprocess import PostprocessParams, mask_to_lines
 
 from .method_contract import MethodContract
@@ -148,9 +148,10 @@ def test_an_instance_window_is_the_full_size_paste_around_its_box():
     from disloctem.models.maskrcnn.predict import instance_window
 
     rng = np.random.default_rng(0)
-    for box in ([10.3, 20.8, 200.1, 60.2], [-5.0, 100.0, 40.0, 130.0], [450.5, 3.0, 512.0, 509.9], [7.0, 7.0, 9.0, 30.0]):
+    boxes = ([10.3, 20.8, 200.1, 60.2], [-5.0, 100.0, 40.0, 130.0], [450.5, 3.0, 512.0, 509.9], [7.0, 7.0, 9.0, 30.0])
+    for box in boxes:
         grid = rng.random((28, 28)).astype(np.float32)
-        full = paste_masks_in_image(torch.from_numpy(grid)[None, None], torch.tensor([box]), (512, 480), padding=1)[0, 0].numpy()
+        full = paste_masks_in_image(torch.from_numpy(grid)[None, None], torch.tensor([box]), (512, 480))[0, 0].numpy()
         window, top, left = instance_window(grid, np.array(box), 512, 480)
         assert np.array_equal(window, full[top:top + window.shape[0], left:left + window.shape[1]])
         outside = full.copy()
@@ -166,8 +167,9 @@ def test_lines_from_instance_windows_are_those_of_full_size_masks():
 
     from disloctem.models.maskrcnn.predict import instance_mask
 
-    lines = [{"class": "dislocation", "points": [[20, 30], [250, 240], [490, 470]]},
-             *({"class": "dislocation", "points": [[100 + 7 * i, 100 - 7 * i], [220 + 7 * i, 220 - 7 * i]]} for i in range(3)),
+    pile_up = [{"class": "dislocation", "points": [[100 + 7 * i, 100 - 7 * i], [220 + 7 * i, 220 - 7 * i]]}
+               for i in range(3)]
+    lines = [{"class": "dislocation", "points": [[20, 30], [250, 240], [490, 470]]}, *pile_up,
              {"class": "slip_trace", "points": [[0, 400], [511, 380]]}]
     pred = head_output(lines)
     params = PostprocessParams()
