@@ -1,0 +1,141 @@
+"""Does self-training on the target images' own confident lines help? An experiment, not yet a
+workflow step (docs/design.md, "Self-training").
+
+    python bench/bench_self_training.py --weights results/models/unet/perlin/model.pt \\
+        --data results/synthetic/perlin --set ../shared/real_tem/legros_dev --set ../shared/real_tem/tanaka_2um \\
+        [--steps 300] [--lr 5e-5] [--hi 0.6] [--lo 0.15] [--threads 2]
+
+The synthetic U-Net predicts every image of the given real sets (flip averaging, full size); its
+confident pixels become pseudo-labels: a class is on where its probability exceeds ``--hi``, off
+where it is below ``--lo``, and unknown (no loss) in between. The annotations are never used for
+training, only to score. Two copies of the model are then fine-tuned for ``--steps`` steps of 4
+crops (cosine learning rate from ``--lr``): the control on 4 synthetic crops a step, the
+self-trained one on 2 synthetic and 2 pseudo-labelled real crops (a pixel-weighted BCE on the
+real ones). Prints, per set and annotated class, dislocation line F1 / centreline F1
+(precision, recall) of the model as given, the control and the self-trained model, each
+predicting as the default config does (flip averaging, the best of the three ``auto_scales``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from disloctem.evaluate import evaluate_set
+from disloctem.inference import predict_images, unet_predictor
+from disloctem.io import read_grayscale, scan_real_set
+from disloctem.models.common import augment_photometric, autocast_bf16, input_channels, random_geometric
+from disloctem.models.unet import load_unet, predict_probabilities
+from disloctem.models.unet.data import SegmentationCrops
+from disloctem.models.unet.train import segmentation_loss
+from disloctem.postprocess import PostprocessParams
+from disloctem.synth.dataset import read_splits
+
+Array = np.ndarray
+AUTO_SCALES = (1.0, 0.5, 0.333)  # config/config.yaml
+
+
+def pseudo_label(probs: Array, hi: float, lo: float) -> tuple[Array, Array]:
+    """Targets (1 above ``hi``) and pixel weights (1 above ``hi`` or below ``lo``, else 0) per class."""
+    return (probs > hi).astype(np.float32), ((probs > hi) | (probs < lo)).astype(np.float32)
+
+
+def real_crop(images: list[tuple[Array, Array, Array]], crop: int, local_sigma: float | None,
+              rng: np.random.Generator) -> tuple[Array, Array, Array]:
+    """A random crop of a pseudo-labelled image, turned and (half the time) photometrically
+    augmented: network input, targets, weights."""
+    img, target, weight = images[int(rng.integers(len(images)))]
+    h, w = img.shape
+    c = min(crop, h, w)
+    y, x = int(rng.integers(0, h - c + 1)), int(rng.integers(0, w - c + 1))
+    img, target, weight = random_geometric([img[y:y + c, x:x + c], target[:, y:y + c, x:x + c],
+                                            weight[:, y:y + c, x:x + c]], rng)
+    if rng.random() < 0.5:
+        img = augment_photometric(img, rng)
+    return input_channels(img.astype(np.float32), local_sigma), target, weight
+
+
+def fine_tune(model: torch.nn.Module, cfg, synthetic: SegmentationCrops, pseudo: list | None, steps: int,
+              lr: float, bf16: bool, seed: int) -> torch.nn.Module:
+    """``steps`` AdamW steps of 4 crops: synthetic only (``pseudo`` None) or 2 synthetic + 2 real."""
+    model = copy.deepcopy(model).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
+    rng = np.random.default_rng(seed)
+    n_syn = 4 if pseudo is None else 2
+    for step in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = lr * 0.5 * (1 + np.cos(np.pi * step / steps))
+        xs, ys = zip(*(synthetic[n_syn * step + k] for k in range(n_syn)))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = segmentation_loss(model(torch.stack(xs)).float(), torch.stack(ys), cfg.pos_weight)
+        if pseudo is not None:
+            rx, rt, rw = zip(*(real_crop(pseudo, cfg.crop, cfg.local_norm_sigma, rng) for _ in range(2)))
+            c = min(a.shape[-1] for a in rx)
+            x, t, w = (torch.from_numpy(np.stack([a[..., :c, :c] for a in arrs])) for arrs in (rx, rt, rw))
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits = model(x).float()
+            weighted = F.binary_cross_entropy_with_logits(logits, t, weight=w * (1 + (cfg.pos_weight - 1) * t),
+                                                          reduction="sum")
+            loss = loss + weighted / w.sum().clamp(min=1)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--weights", type=Path, required=True)
+    ap.add_argument("--data", type=Path, required=True, help="the synthetic dataset the model was trained on")
+    ap.add_argument("--set", type=Path, action="append", required=True, help="an annotated real set (repeatable)")
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--hi", type=float, default=0.6)
+    ap.add_argument("--lo", type=float, default=0.15)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+
+    sets = [scan_real_set(p.name, p) for p in args.set]
+    model, cfg, dev = load_unet(args.weights, "cpu")
+    bf16 = autocast_bf16(dev, "auto")
+    start = time.perf_counter()
+    pseudo = []
+    for rs in sets:
+        for path in sorted(rs.images.values()):
+            img = read_grayscale(path)
+            pseudo.append((img, *pseudo_label(predict_probabilities(model, img, dev, True, bf16, cfg.local_norm_sigma),
+                                              args.hi, args.lo)))
+    print(f"pseudo-labels of {len(pseudo)} images in {time.perf_counter() - start:.0f} s")
+    synthetic = SegmentationCrops(args.data, read_splits(args.data)["train"], cfg.classes, cfg.crop,
+                                  4 * args.steps, args.seed + 1, scale=cfg.scale,
+                                  local_sigma=cfg.local_norm_sigma, p_invert=cfg.p_invert)
+    models = {"as given": model}
+    for name, labels in (("control (synthetic only)", None), ("self-trained", pseudo)):
+        start = time.perf_counter()
+        models[name] = fine_tune(model, cfg, synthetic, labels, args.steps, args.lr, bf16, args.seed)
+        print(f"{name}: {args.steps} steps in {time.perf_counter() - start:.0f} s")
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, (name, m) in enumerate(models.items()):
+            weights = Path(tmp) / f"model{k}.pt"
+            torch.save({"model": m.state_dict(), "config": cfg.to_dict()}, weights)
+            predictor = unet_predictor(weights, PostprocessParams(), "cpu", tta=True)
+            for rs in sets:
+                out = Path(tmp) / f"model{k}" / rs.name
+                predict_images(rs.images, out, predictor, scale="auto", auto_scales=AUTO_SCALES)
+                for cls, s in evaluate_set(rs, out)["scores"].items():
+                    print(f"{name:26s} {rs.name:12s} {cls:15s} line F1 {s['line_f1']:.3f}  centreline F1 "
+                          f"{s['cl_f1']:.3f} (P {s['cl_precision']:.3f}, R {s['cl_recall']:.3f})")
+
+
+if __name__ == "__main__":
+    main()
