@@ -106,3 +106,19 @@ def test_loop_scores_count_a_loop_found_only_where_a_line_follows_it_round(tmp_p
     half = bench.loop_scores(tmp_path / "truth", tmp_path / "half")
     assert half["line_recall"] == 0.0 and 0.4 < half["cl_recall"] < 0.6
     assert bench.loop_scores(tmp_path / "truth", tmp_path / "none")["cl_recall"] == 0.0
+
+
+def test_self_training_benchmark_scores_three_models_on_every_set(tiny_dataset, tmp_path):
+    import torch
+
+    from disloctem.models.unet.model import UNetConfig, build_unet
+
+    cfg = UNetConfig(decoder_channels=(16, 8, 8, 8, 8), crop=64)
+    torch.save({"model": build_unet(cfg).state_dict(), "config": cfg.to_dict()}, tmp_path / "model.pt")
+    res = run_bench("bench_self_training.py", "--weights", str(tmp_path / "model.pt"), "--data", str(tiny_dataset),
+                    "--set", str(tiny_dataset), "--steps", "2")
+    assert res.returncode == 0, res.stderr
+    assert "pseudo-labels of 6 images" in res.stdout
+    rows = re.findall(r"^(as given|control \(synthetic only\)|self-trained)\s+ds\s+dislocation\s+line F1 ([\d.]+)"
+                      r"\s+centreline F1 ([\d.]+|nan)", res.stdout, flags=re.M)
+    assert [r[0] for r in rows] == ["as given", "control (synthetic only)", "self-trained"], res.stdout
