@@ -86,17 +86,16 @@ def instances_to_lines(pred: dict[str, Array], classes: tuple[str, ...], score_t
     height, width = (int(v) for v in pred["shape"])
     lines: list[AnnotatedLine] = []
     scores: list[float] = []
-    order = sorted(range(len(pred["scores"])), key=lambda i: -pred["scores"][i])
-    for label, score, grid, box in ((pred["labels"][i], pred["scores"][i], pred["grids"][i], pred["boxes"][i])
-                                    for i in order):
+    for i in sorted(range(len(pred["scores"])), key=lambda i: -pred["scores"][i]):
+        score = pred["scores"][i]
         if score < score_threshold:
             continue
-        prob, top, left = instance_window(grid, box, height, width)
+        prob, top, left = instance_window(pred["grids"][i], pred["boxes"][i], height, width)
         found = mask_to_lines(instance_mask(prob, params), params)
         if not found:
             continue
         dense = max((d for _, d in found), key=polyline_length) + [left, top]
-        cls = classes[int(label) - 1]
+        cls = classes[int(pred["labels"][i]) - 1]
         same = [ln.points for ln in lines if ln.cls == cls]
         if same and polyline_distance_matrix([dense], same).min() <= duplicate_dist:
             continue
