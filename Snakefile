@@ -15,8 +15,10 @@ from disloctem.config import (
     check_real_sources,
     check_training_sets,
     dataset_kind,
+    dataset_pseudo_sources,
     dataset_real_sources,
     discover_real_sets,
+    expand_self_training,
     expand_studies,
     numbers_from_command_line,
     prediction_settings,
@@ -38,6 +40,7 @@ try:
     TRAINING_SETS = scan_training_sets(config.get("training_sets"))
     check_training_sets(config.get("training_sets"), REAL_SETS)
     STUDY_DATASETS = expand_studies(config, REAL_SETS)
+    SELF_TRAINING_DATASETS = expand_self_training(config, REAL_SETS)
     check_real_sources(config, REAL_SETS)
 except ConfigError as exc:
     sys.exit(f"config error: {exc}")

@@ -42,7 +42,7 @@ def main() -> None:
     stems = read_splits(data)["val"][: args.images]
     sums, counts = 0.0, 0.0
     for stem in stems:
-        img, masks = read_sample(data, stem, cfg.classes)
+        img, masks, _ = read_sample(data, stem, cfg.classes)
         probs = predict_probabilities(model, img, device, local_sigma=cfg.local_norm_sigma)
         s, c = class_probability_sums(probs, masks)
         sums, counts = sums + s, counts + c

@@ -70,8 +70,8 @@ def method_parts(method: str, data_dir: Path, batch: int, crop: int, n: int
                                  local_sigma=cfg.local_norm_sigma, p_invert=cfg.p_invert)
 
         def unet_loss(model, b, device):
-            x, y = b
-            return segmentation_loss(model(x.to(device)).float(), y.to(device), cfg.pos_weight)
+            x, y, known = b
+            return segmentation_loss(model(x.to(device)).float(), y.to(device), cfg.pos_weight, known.to(device))
 
         return build_unet(cfg), data, torch.utils.data.default_collate, unet_loss, torch.randn(
             1, cfg.in_channels, 512, 512)

@@ -17,6 +17,7 @@ T = TypeVar("T")
 RESERVED_SET_NAMES = ("heldout",)
 RESERVED_DATASET_NAMES = ("none",)
 SYNTHETIC_KEYS = {"background", "size", "microstructure", "templates_from", "render", "shards"}
+PSEUDO_KEYS = {"labels_from", "hi", "lo"}
 
 
 class ConfigError(ValueError):
@@ -101,6 +102,9 @@ def check_references(config: dict) -> None:
         for ds in spec["datasets"]:
             if ds not in config["datasets"]:
                 raise ConfigError(f"methods.{method}.datasets: {ds!r} is not a key of datasets")
+            if method != "unet" and dataset_pseudo_sources(config, ds):
+                raise ConfigError(f"methods.{method}.datasets: {ds!r} holds pseudo-labels, which only the U-Net "
+                                  f"trains on (they are masks with an unsure band, not lines)")
         finetune_chain_ok(config, method)
         source = spec.get("encoder_from")
         if source:
@@ -127,18 +131,28 @@ def check_dataset(name: str, ds: dict, config: dict) -> None:
             raise ConfigError(f"{where}: a synthetic dataset needs {', '.join(missing)}")
         if ds["background"] not in config["backgrounds"]:
             raise ConfigError(f"{where}.background: {ds['background']!r} is not a key of backgrounds")
-        wrong = sorted({"source", "parts", "label_width"} & set(ds))
+        wrong = sorted({"source", "parts", "label_width", *PSEUDO_KEYS} & set(ds))
     elif kind == "real":
         if "source" not in ds:
             raise ConfigError(f"{where}: a real dataset needs source (a real set)")
-        wrong = sorted((SYNTHETIC_KEYS | {"parts"}) & set(ds))
+        wrong = sorted((SYNTHETIC_KEYS | {"parts", *PSEUDO_KEYS}) & set(ds))
+    elif kind == "pseudo":
+        missing = [k for k in ("source", "labels_from") if k not in ds]
+        if missing:
+            raise ConfigError(f"{where}: a pseudo dataset needs {', '.join(missing)}")
+        if ds["labels_from"] not in config["methods"].get("unet", {}).get("datasets", []):
+            raise ConfigError(f"{where}.labels_from: {ds['labels_from']!r} is not a dataset the U-Net is trained on "
+                              f"(its model labels the images)")
+        if not ds.get("lo", 0.15) < ds.get("hi", 0.6):
+            raise ConfigError(f"{where}: lo must be below hi")
+        wrong = sorted((SYNTHETIC_KEYS | {"parts", "n_train", "n_val", "label_width", "finetune_from"}) & set(ds))
     else:
         if not ds.get("parts"):
             raise ConfigError(f"{where}: a mixed dataset needs parts (dataset name -> repeat)")
         for part in ds["parts"]:
             if part not in config["datasets"] or part == name:
                 raise ConfigError(f"{where}.parts: {part!r} is not another key of datasets")
-        wrong = sorted((SYNTHETIC_KEYS | {"source", "n_train", "label_width"}) & set(ds))
+        wrong = sorted((SYNTHETIC_KEYS | {"source", "n_train", "label_width", *PSEUDO_KEYS}) & set(ds))
     if wrong:
         raise ConfigError(f"{where}: {', '.join(wrong)} do not apply to a {kind} dataset")
     base = ds.get("finetune_from")
@@ -147,15 +161,15 @@ def check_dataset(name: str, ds: dict, config: dict) -> None:
 
 
 def check_real_sources(config: dict, real_sets: dict[str, RealSet]) -> None:
-    """Real datasets must name an annotated real set of this run."""
+    """Real datasets must name an annotated real set of this run, pseudo-labelled ones a real set."""
     for name, ds in config["datasets"].items():
-        if dataset_kind(ds) != "real":
+        if dataset_kind(ds) not in ("real", "pseudo"):
             continue
         rs = real_sets.get(ds["source"])
         if rs is None:
             raise ConfigError(f"datasets.{name}.source: {ds['source']!r} is not a real set of this run "
                               f"(found: {', '.join(sorted(real_sets)) or 'none'})")
-        if not rs.annotated:
+        if dataset_kind(ds) == "real" and not rs.annotated:
             raise ConfigError(f"datasets.{name}.source: real set {ds['source']!r} ({rs.root}) has no annotations")
 
 
@@ -168,6 +182,16 @@ def dataset_real_sources(config: dict, name: str) -> set[str]:
         out |= dataset_real_sources(config, part)
     if ds.get("finetune_from"):
         out |= dataset_real_sources(config, ds["finetune_from"])
+    return out
+
+
+def dataset_pseudo_sources(config: dict, name: str) -> set[str]:
+    """Real sets whose images a dataset holds pseudo-labelled (itself or through its parts): a
+    model trained on it was adapted to them without their annotations, so it is scored on them."""
+    ds = config["datasets"][name]
+    out = {ds["source"]} if dataset_kind(ds) == "pseudo" else set()
+    for part in ds.get("parts", {}):
+        out |= dataset_pseudo_sources(config, part)
     return out
 
 
@@ -265,6 +289,45 @@ def expand_studies(config: dict, real_sets: dict[str, RealSet]) -> list[str]:
     config["datasets"].update(added)
     trained = config["methods"][method]["datasets"]
     trained.extend(d for d in added if not d.startswith("ftpool_"))
+    return list(added)
+
+
+def expand_self_training(config: dict, real_sets: dict[str, RealSet]) -> list[str]:
+    """Add the self-training datasets to ``config`` (in place) and train the U-Net on them;
+    returns the names added. For each real set ``S`` of ``self_training.sets`` (``all``: every
+    real set, annotated or not): ``pseudo_S``, its images labelled by the U-Net trained on
+    ``base`` (:mod:`disloctem.selftrain`), and ``selftrain_S``, ``base`` mixed with ``pseudo_S``
+    so that about ``real_share`` of the training crops are real, fine-tuned from ``base``'s model
+    on the ``train`` schedule. Such a model is scored on ``S`` itself (and the held-out split)."""
+    st = config.get("self_training") or {}
+    wanted = st.get("sets") or []
+    if not wanted:
+        return []
+    names = sorted(real_sets) if wanted == "all" else list(wanted)
+    for name in names:
+        if name not in real_sets:
+            raise ConfigError(f"self_training.sets: {name!r} is not a real set of this run "
+                              f"(found: {', '.join(sorted(real_sets)) or 'none'})")
+    trained = config["methods"].get("unet", {}).get("datasets", [])
+    base = st.get("base") or next(iter(trained), None)
+    if base not in trained:
+        raise ConfigError(f"self_training.base: {base!r} is not a dataset the U-Net (methods.unet) is trained on")
+    if dataset_kind(config["datasets"][base]) != "synthetic":
+        raise ConfigError(f"self_training.base: {base!r} is not a synthetic dataset")
+    share, hi, lo = st.get("real_share", 0.5), st.get("hi", 0.6), st.get("lo", 0.15)
+    if not lo < hi:
+        raise ConfigError(f"self_training: lo ({lo}) must be below hi ({hi})")
+    added: dict[str, dict] = {}
+    for name in names:
+        added[f"pseudo_{name}"] = {"kind": "pseudo", "source": name, "labels_from": base, "hi": hi, "lo": lo}
+        repeat = max(1, round(share / (1 - share) * config["datasets"][base]["n_train"] / len(real_sets[name].images)))
+        added[f"selftrain_{name}"] = {"kind": "mixed", "parts": {base: 1, f"pseudo_{name}": repeat},
+                                      "finetune_from": base, "train": st.get("train", {})}
+    clash = sorted(set(added) & set(config["datasets"]))
+    if clash:
+        raise ConfigError(f"datasets: {', '.join(clash)} clash with the names self-training generates")
+    config["datasets"].update(added)
+    trained.extend(d for d in added if d.startswith("selftrain_"))
     return list(added)
 
 

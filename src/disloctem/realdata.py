@@ -32,6 +32,7 @@ from .synth.render import cv_thickness
 
 Array = np.ndarray
 SUBFOLDERS = ("images", "instances", "labelme", *[f"masks/{c}" for c in CLASSES])
+IGNORE_SUBFOLDERS = tuple(f"ignore/{c}" for c in CLASSES)  # pseudo-labelled datasets only (disloctem.selftrain)
 
 
 def split_stems(stems: list[str], n_train: int | None, n_val: int, seed: int) -> tuple[list[str], list[str], bool]:
@@ -116,32 +117,42 @@ def write_real_dataset(rs: RealSet, out_dir: str | Path, n_train: int | None, n_
 
 
 def write_mixed_dataset(parts: dict[str, tuple[str | Path, int]], out_dir: str | Path) -> dict:
-    """Mix datasets: ``parts`` maps a part name to (dataset folder, training repeat)."""
+    """Mix datasets: ``parts`` maps a part name to (dataset folder, training repeat). Files are
+    linked under ``<part>-<name>``; a pseudo-labelled part brings its ignore masks and no line
+    records (``splines.jsonl``), so only the U-Net trains on such a mix (the config checks)."""
     out = Path(out_dir)
     for sub in SUBFOLDERS:
         (out / sub).mkdir(parents=True, exist_ok=True)
     train: list[str] = []
     val: list[str] = []
+    without_lines = []
     with open(out / "splines.jsonl", "w") as jsonl:
         for name, (folder, repeat) in parts.items():
             src = Path(folder)
             splits = json.loads((src / "splits.json").read_text())
-            for sub in SUBFOLDERS:
-                for f in sorted((src / sub).iterdir()) if (src / sub).is_dir() else []:
+            for sub in (*SUBFOLDERS, *IGNORE_SUBFOLDERS):
+                if not (src / sub).is_dir():
+                    continue
+                (out / sub).mkdir(parents=True, exist_ok=True)
+                for f in sorted((src / sub).iterdir()):
                     if sub == "labelme":  # the image path inside names the renamed image
                         doc = json.loads(f.read_text())
                         doc["imagePath"] = f"../images/{name}-{Path(doc['imagePath']).name}"
                         write_json(out / sub / f"{name}-{f.name}", doc, indent=None)
                     else:
                         link_or_copy(f, out / sub / f"{name}-{f.name}")
-            with open(src / "splines.jsonl") as fh:
-                for line in fh:
-                    rec = json.loads(line)
-                    rec["image"] = f"{name}-{rec['image']}"
-                    jsonl.write(json.dumps(rec) + "\n")
+            if not (src / "splines.jsonl").exists():
+                without_lines.append(name)
+            else:
+                with open(src / "splines.jsonl") as fh:
+                    for line in fh:
+                        rec = json.loads(line)
+                        rec["image"] = f"{name}-{rec['image']}"
+                        jsonl.write(json.dumps(rec) + "\n")
             train += [f"{name}-{s}" for s in splits["train"]] * repeat
             val += [f"{name}-{s}" for s in splits["val"] if f"{name}-{s}" not in val]
     write_json(out / "splits.json", {"train": train, "val": val})
-    params = {"kind": "mixed", "parts": {k: {"folder": str(v[0]), "repeat": v[1]} for k, v in parts.items()}}
+    params = {"kind": "mixed", "parts": {k: {"folder": str(v[0]), "repeat": v[1]} for k, v in parts.items()},
+              "parts_without_line_records": without_lines}
     write_json(out / "params.json", params)
     return params

@@ -383,12 +383,14 @@ def studies_section(config: dict, summary_csv: str | Path) -> str:
     text = ("<p>Dislocation line F1 and centreline F1 of every model on every annotated set: the "
             "synthetic-data models, the generator ablations (one dataset name each), the classical "
             "baseline (training data <code>none</code>) and the real-data studies. A model that saw "
-            "frames of a set is not scored on it.</p>")
+            "annotated frames of a set is not scored on it.</p>")
     if studies:
         text += ("<p>Real-data studies in this run: " + ", ".join(f"<code>{html.escape(d)}</code>" for d in studies)
                  + " (<code>real_S</code>: trained on the frames of S alone; <code>ft{n}_S</code>: the "
                    "synthetic model fine-tuned on n frames of S; <code>mixed_S</code>: fine-tuned on "
-                   "synthetic images mixed with frames of S).</p>")
+                   "synthetic images mixed with frames of S; <code>selftrain_S</code>: fine-tuned on synthetic "
+                   "images mixed with the frames of S labelled by the synthetic model where it was sure, no "
+                   "annotation used, and scored on S itself).</p>")
     else:
         text += ("<p>No real-data study ran: the studies need two annotated real sets, one to train on "
                  "and another to score on.</p>")

@@ -12,6 +12,8 @@ from disloctem.config import (
     dataclass_from_dict,
     dataset_real_sources,
     discover_real_sets,
+    dataset_pseudo_sources,
+    expand_self_training,
     expand_studies,
     numbers_from_command_line,
     prediction_settings,
@@ -207,7 +209,7 @@ def test_every_workflow_key_of_a_synthetic_dataset_reaches_the_generator_untouch
 
     schema = yaml.safe_load(SCHEMA.read_text())
     allowed = set(schema["properties"]["datasets"]["additionalProperties"]["properties"])
-    other_kinds = {"source", "label_width", "parts"}  # kind real / mixed, never generated
+    other_kinds = {"source", "label_width", "parts", "labels_from", "hi", "lo"}  # kind real / mixed / pseudo, never generated
     assert allowed - other_kinds <= {f.name for f in fields(DatasetParams)} | set(NOT_GENERATOR_KEYS)
     workflow_keys = {"kind": "synthetic", "background": "perlin", "shards": 2, "train": {"lr": 1e-3},
                      "predict": {"tta": True}, "finetune_from": "other", "eval_images": 5, "templates_from": []}
@@ -222,3 +224,49 @@ def test_only_the_unet_chooses_among_auto_scales():
     assert auto_scales_for(config, "maskrcnn") == [1.0]
     assert auto_scales_for(config, "splinereg") == [1.0]
     assert auto_scales_for({}, "unet") == [1.0]
+
+
+def test_self_training_is_off_by_default_and_expands_per_named_set(tmp_path):
+    cfg = copy.deepcopy(load("config.yaml"))
+    sets = annotated_sets(tmp_path, {"small": 1, "video": 12})
+    assert expand_self_training(cfg, sets) == [] and cfg["methods"]["unet"]["datasets"] == ["perlin"]
+    cfg["self_training"]["sets"] = "all"
+    added = expand_self_training(cfg, sets)
+    assert added == ["pseudo_small", "selftrain_small", "pseudo_video", "selftrain_video"]
+    assert cfg["methods"]["unet"]["datasets"] == ["perlin", "selftrain_small", "selftrain_video"]
+    validate_config(cfg, SCHEMA)
+    check_real_sources(cfg, sets)
+    # half of the crops real: 1200 synthetic images against 12 (repeated 100 times) or 1 (1200 times)
+    assert cfg["datasets"]["selftrain_video"]["parts"] == {"perlin": 1, "pseudo_video": 100}
+    assert cfg["datasets"]["selftrain_small"]["parts"] == {"perlin": 1, "pseudo_small": 1200}
+    assert cfg["datasets"]["pseudo_video"] == {"kind": "pseudo", "source": "video", "labels_from": "perlin",
+                                               "hi": 0.6, "lo": 0.15}
+    assert training_settings(cfg, "unet", "selftrain_video")["lr"] == cfg["self_training"]["train"]["lr"]
+    assert dataset_pseudo_sources(cfg, "selftrain_video") == {"video"}
+    assert dataset_real_sources(cfg, "selftrain_video") == set()  # no annotation of video was used
+
+
+def test_self_training_refuses_what_it_cannot_do(tmp_path):
+    sets = annotated_sets(tmp_path, {"video": 3})
+    cfg = copy.deepcopy(load("config.yaml"))
+    cfg["self_training"]["sets"] = ["elsewhere"]
+    with pytest.raises(ConfigError, match="self_training.sets: 'elsewhere' is not a real set of this run"):
+        expand_self_training(cfg, sets)
+    cfg["self_training"].update(sets=["video"], lo=0.7)
+    with pytest.raises(ConfigError, match=r"self_training: lo \(0.7\) must be below hi"):
+        expand_self_training(cfg, sets)
+    cfg["self_training"].update(lo=0.15, base="other")
+    with pytest.raises(ConfigError, match="self_training.base: 'other' is not a dataset the U-Net"):
+        expand_self_training(cfg, sets)
+
+
+def test_only_the_unet_trains_on_pseudo_labels():
+    cfg = copy.deepcopy(load("config.yaml"))
+    cfg["datasets"]["p"] = {"kind": "pseudo", "source": "video"}
+    expect_error(cfg, "datasets.p: a pseudo dataset needs labels_from")
+    cfg["datasets"]["p"] = {"kind": "pseudo", "source": "video", "labels_from": "perlin", "n_train": 3}
+    expect_error(cfg, "datasets.p: n_train do not apply to a pseudo dataset")
+    cfg["datasets"]["p"] = {"kind": "pseudo", "source": "video", "labels_from": "perlin"}
+    cfg["datasets"]["m"] = {"kind": "mixed", "parts": {"perlin": 1, "p": 4}}
+    cfg["methods"]["splinereg"] = {"datasets": ["m"]}
+    expect_error(cfg, "methods.splinereg.datasets: 'm' holds pseudo-labels, which only the U-Net trains on")

@@ -229,6 +229,24 @@ def test_real_data_studies_train_on_one_set_and_score_on_the_others(tiny_run):
 
 
 @pytest.mark.slow
+def test_self_trained_models_are_scored_on_the_set_they_adapted_to(tiny_run):
+    if not real_sets_option():
+        pytest.skip(f"real data not found at {REAL_TEM}")
+    rows = list(csv.DictReader(open(tiny_run / "results" / "evaluation" / "summary.csv")))
+    scored = {(r["set"], r["dataset"]) for r in rows if r["dataset"].startswith("selftrain_")}
+    assert scored == {(s, f"selftrain_{t}") for t in ("legros_dev", "tanaka_2um") for s in ("heldout", t)}
+    r = tiny_run / "results" / "synthetic"
+    pseudo = json.loads((r / "pseudo_tanaka_2um" / "params.json").read_text())
+    assert pseudo["kind"] == "pseudo" and pseudo["n_train"] == 5 and pseudo["labels_from"].endswith("unet/perlin/model.pt")
+    assert all((r / "pseudo_tanaka_2um" / "ignore" / c).is_dir() for c in ("dislocation", "slip_trace"))
+    mixed = json.loads((r / "selftrain_tanaka_2um" / "splits.json").read_text())
+    assert sum(s.startswith("pseudo_tanaka_2um-") for s in mixed["train"]) == 5 * 2  # 8 synthetic / 5 real, rounded
+    assert not any(s.startswith("pseudo_") for s in mixed["val"])
+    log = (tiny_run / "logs" / "train_model" / "unet" / "selftrain_tanaka_2um.log").read_text()
+    assert "fine-tuning: weights start from results/models/unet/perlin/model.pt" in log
+
+
+@pytest.mark.slow
 def test_physical_readout_of_every_prediction(tiny_run):
     rows = list(csv.DictReader(open(tiny_run / "results" / "physics" / "summary.csv")))
     assert {(r["method"], r["dataset"]) for r in rows if r["set"] == "heldout"} >= {("unet", "perlin"),

@@ -31,6 +31,14 @@ def shard_folders(wildcards):
     return [f"results/shards/{wildcards.dataset}/{k}" for k in range(n)]
 
 
+def pseudo_label_scales(wildcards):
+    """The scales the labelling U-Net chooses among for a pseudo dataset's set (``predict_scale``
+    fixes one, as in prediction)."""
+    source = config["datasets"][wildcards.dataset]["source"]
+    fixed = (config.get("predict_scale") or {}).get(source, "auto")
+    return auto_scales_for(config, "unet") if fixed == "auto" else [float(fixed)]
+
+
 wildcard_constraints:
     dataset="|".join([*config["datasets"], "none"]),
     background="|".join(config["backgrounds"]),
@@ -52,9 +60,13 @@ def scored_pairs():
 def model_sets(method, dataset):
     """Sets a model predicts on: the held-out split and every real set for models that saw no
     real image; for models that did, the other annotated real sets only (frames of a set a model
-    trained on would leak into its score, and its held-out split is real frames too)."""
+    trained on would leak into its score, and its held-out split is real frames too); for models
+    self-trained on real sets' unannotated images, the held-out split and those sets."""
     if dataset == "none":
         return ([HELDOUT] if SYNTHETIC else []) + sorted(REAL_SETS)
+    adapted = dataset_pseudo_sources(config, dataset)
+    if adapted:
+        return [HELDOUT] + sorted(adapted)
     seen = dataset_real_sources(config, dataset)
     if not seen:
         return EVAL_SETS

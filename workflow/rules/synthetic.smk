@@ -154,3 +154,28 @@ rule mix_datasets:
         "../../envs/pipeline.yaml"
     script:
         "../scripts/mix_datasets.py"
+
+
+rule pseudo_label_dataset:
+    input:
+        model=lambda w: f"results/models/unet/{config['datasets'][w.dataset]['labels_from']}/model.pt",
+        images=lambda w: [str(p) for p in REAL_SETS[config["datasets"][w.dataset]["source"]].images.values()],
+    output:
+        directory("results/synthetic/{dataset}"),
+    wildcard_constraints:
+        dataset=_names("pseudo"),
+    params:
+        spec=lambda w: config["datasets"][w.dataset],
+        folder=lambda w: str(REAL_SETS[config["datasets"][w.dataset]["source"]].root),
+        scales=pseudo_label_scales,
+        predict=lambda w: prediction_settings(config, "unet", config["datasets"][w.dataset]["labels_from"]),
+        device=config.get("device", "auto"),
+    threads: workflow.cores
+    log:
+        "logs/pseudo_label_dataset/{dataset}.log",
+    benchmark:
+        "benchmarks/pseudo_label_dataset/{dataset}.tsv"
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../scripts/pseudo_label_dataset.py"

@@ -1,4 +1,10 @@
-"""Training samples for the U-Net: random crops of synthetic images with their class masks."""
+"""Training samples for the U-Net: random crops of a dataset's images with their class masks.
+
+A dataset may also hold ``ignore/<class>/<stem>.png`` (nonzero: no loss for that class at that
+pixel). Pseudo-labelled real images have it (:mod:`disloctem.selftrain`): where the model that
+labelled them was unsure, the label is neither line nor background. Samples carry it as
+``known``, 1 where a pixel's label counts and 0 where it is ignored (all ones without the folder).
+"""
 
 from __future__ import annotations
 
@@ -11,55 +17,69 @@ import torch
 from ..common import augment_photometric, input_channels, random_geometric
 
 Array = np.ndarray
+IGNORE_DIR = "ignore"
 
 
-def read_sample_raw(dataset_dir: Path, stem: str, classes: tuple[str, ...]) -> tuple[Array, Array]:
-    """Image (uint8) and stacked masks (C, H, W, bool) of one synthetic image, as stored."""
-    img = cv2.imread(str(dataset_dir / "images" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
+def read_png(path: Path) -> Array:
+    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if img is None:
-        raise FileNotFoundError(f"{dataset_dir}/images/{stem}.png: missing or unreadable")
-    masks = []
-    for cls in classes:
-        m = cv2.imread(str(dataset_dir / "masks" / cls / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
-        if m is None:
-            raise FileNotFoundError(f"{dataset_dir}/masks/{cls}/{stem}.png: missing or unreadable")
-        masks.append(m > 0)
-    return img, np.stack(masks)
+        raise FileNotFoundError(f"{path}: missing or unreadable")
+    return img
 
 
-def as_sample(img: Array, masks: Array) -> tuple[Array, Array]:
-    """A stored image and its masks as training arrays: float32 [0, 1] and float32 0/1."""
-    return img.astype(np.float32) / 255.0, masks.astype(np.float32)
+def read_sample_raw(dataset_dir: Path, stem: str, classes: tuple[str, ...]) -> tuple[Array, Array, Array | None]:
+    """Image (uint8), stacked masks (C, H, W, bool) and, where the dataset has them, stacked
+    ignore masks (C, H, W, bool; else None) of one training image, as stored."""
+    img = read_png(dataset_dir / "images" / f"{stem}.png")
+    masks = np.stack([read_png(dataset_dir / "masks" / cls / f"{stem}.png") > 0 for cls in classes])
+    if not (dataset_dir / IGNORE_DIR / classes[0] / f"{stem}.png").exists():
+        return img, masks, None
+    return img, masks, np.stack([read_png(dataset_dir / IGNORE_DIR / cls / f"{stem}.png") > 0 for cls in classes])
 
 
-def read_sample(dataset_dir: Path, stem: str, classes: tuple[str, ...]) -> tuple[Array, Array]:
-    """Image (float32 [0, 1]) and stacked masks (C, H, W, float32 0/1) of one synthetic image."""
+def as_sample(img: Array, masks: Array, ignore: Array | None) -> tuple[Array, Array, Array]:
+    """A stored image and its labels as training arrays: image float32 [0, 1], masks and
+    ``known`` float32 0/1."""
+    known = np.ones(masks.shape, np.float32) if ignore is None else (~ignore).astype(np.float32)
+    return img.astype(np.float32) / 255.0, masks.astype(np.float32), known
+
+
+def read_sample(dataset_dir: Path, stem: str, classes: tuple[str, ...]) -> tuple[Array, Array, Array]:
+    """Image (float32 [0, 1]), stacked masks and ``known`` (C, H, W, float32 0/1) of one image."""
     return as_sample(*read_sample_raw(dataset_dir, stem, classes))
 
 
 class SampleCache:
     """Decoded samples kept in memory, packed (grey levels as uint8, masks as bits: 0.36 MB per
-    512x512 image with three classes), up to ``max_mb``; further samples are read from disk each
-    time. Samples come back exactly as :func:`read_sample` returns them."""
+    512x512 image with three classes; ignore masks, where a dataset has them, as bits too), up to
+    ``max_mb``; further samples are read from disk each time. Samples come back exactly as
+    :func:`read_sample` returns them."""
 
     def __init__(self, dataset_dir: Path, classes: tuple[str, ...], max_mb: float):
         self.dir = dataset_dir
         self.classes = classes
         self.max_bytes = max_mb * 2**20
         self.bytes = 0
-        self.packed: dict[str, tuple[Array, Array]] = {}
+        self.packed: dict[str, tuple[Array, Array, Array | None]] = {}
 
-    def get(self, stem: str) -> tuple[Array, Array]:
+    def unpack(self, bits: Array | None, shape: tuple[int, int]) -> Array | None:
+        if bits is None:
+            return None
+        return np.unpackbits(bits, count=len(self.classes) * shape[0] * shape[1]).reshape(-1, *shape).astype(bool)
+
+    def get(self, stem: str) -> tuple[Array, Array, Array]:
         hit = self.packed.get(stem)
         if hit is not None:
-            img, bits = hit
-            return as_sample(img, np.unpackbits(bits, count=len(self.classes) * img.size).reshape(-1, *img.shape))
-        img, masks = read_sample_raw(self.dir, stem, self.classes)
-        bits = np.packbits(masks)
-        if self.bytes + img.nbytes + bits.nbytes <= self.max_bytes:
-            self.packed[stem] = (img, bits)
-            self.bytes += img.nbytes + bits.nbytes
-        return as_sample(img, masks)
+            img, mask_bits, ignore_bits = hit
+            return as_sample(img, self.unpack(mask_bits, img.shape), self.unpack(ignore_bits, img.shape))
+        img, masks, ignore = read_sample_raw(self.dir, stem, self.classes)
+        mask_bits = np.packbits(masks)
+        ignore_bits = None if ignore is None else np.packbits(ignore)
+        size = img.nbytes + mask_bits.nbytes + (0 if ignore_bits is None else ignore_bits.nbytes)
+        if self.bytes + size <= self.max_bytes:
+            self.packed[stem] = (img, mask_bits, ignore_bits)
+            self.bytes += size
+        return as_sample(img, masks, ignore)
 
 
 def random_crop(img: Array, masks: Array, crop: int, rng: np.random.Generator,
@@ -81,8 +101,8 @@ def random_crop(img: Array, masks: Array, crop: int, rng: np.random.Generator,
 
 
 class SegmentationCrops(torch.utils.data.Dataset):
-    """Random augmented crops (network input channels, masks); item ``i`` of epoch ``e`` is seeded
-    by (seed, e, i); decoded images are kept in memory up to ``cache_mb``."""
+    """Random augmented crops (network input channels, masks, ``known``); item ``i`` of epoch
+    ``e`` is seeded by (seed, e, i); decoded images are kept in memory up to ``cache_mb``."""
 
     def __init__(self, dataset_dir: str | Path, stems: list[str], classes: tuple[str, ...],
                  crop: int, length: int, seed: int, augment: bool = True,
@@ -102,11 +122,17 @@ class SegmentationCrops(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.length
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        img, masks = self.cache.get(self.stems[int(rng.integers(len(self.stems)))])
-        img, masks = random_crop(img, masks, self.crop, rng, self.scale if self.augment else (1.0, 1.0))
-        img, masks = random_geometric([img, masks], rng)
+        img, masks, known = self.cache.get(self.stems[int(rng.integers(len(self.stems)))])
+        n = len(masks)
+        # the ignored pixels are cropped, zoomed and turned with the masks (as extra channels)
+        labels = masks if known.all() else np.concatenate([masks, 1 - known])
+        img, labels = random_crop(img, labels, self.crop, rng, self.scale if self.augment else (1.0, 1.0))
+        img, labels = random_geometric([img, labels], rng)
         if self.augment:
             img = augment_photometric(img, rng, self.p_invert)
-        return torch.from_numpy(input_channels(img, self.local_sigma)), torch.from_numpy(masks)
+        masks = labels[:n]
+        known = np.ones_like(masks) if len(labels) == n else 1 - labels[n:]
+        return (torch.from_numpy(input_channels(img, self.local_sigma)), torch.from_numpy(masks),
+                torch.from_numpy(np.ascontiguousarray(known, np.float32)))

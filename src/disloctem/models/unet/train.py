@@ -1,4 +1,4 @@
-"""U-Net training on a synthetic dataset, resumable from its last checkpoint."""
+"""U-Net training on a dataset (synthetic, real, pseudo-labelled or mixed), resumable from its last checkpoint."""
 
 from __future__ import annotations
 
@@ -18,11 +18,18 @@ from .model import UNetConfig, build_unet
 log = logging.getLogger(__name__)
 
 
-def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, pos_weight: float) -> torch.Tensor:
-    """BCE with a line-pixel weight plus soft Dice per class (both averaged over classes)."""
+def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, pos_weight: float,
+                      known: torch.Tensor | None = None) -> torch.Tensor:
+    """BCE with a line-pixel weight plus soft Dice per class (both averaged over classes). Pixels
+    where ``known`` is 0 (the unsure band of pseudo-labels) add nothing to either term."""
     weight = torch.full((logits.shape[1], 1, 1), pos_weight, device=logits.device)
-    bce = F.binary_cross_entropy_with_logits(logits, target, pos_weight=weight)
     prob = torch.sigmoid(logits)
+    if known is None:
+        bce = F.binary_cross_entropy_with_logits(logits, target, pos_weight=weight)
+    else:
+        per_pixel = F.binary_cross_entropy_with_logits(logits, target, pos_weight=weight, reduction="none")
+        bce = (per_pixel * known).sum() / known.sum().clamp(min=1.0)
+        prob, target = prob * known, target * known
     inter = (prob * target).sum(dim=(0, 2, 3))
     denom = prob.sum(dim=(0, 2, 3)) + target.sum(dim=(0, 2, 3))
     dice = 1 - (2 * inter + 1.0) / (denom + 1.0)
@@ -31,16 +38,17 @@ def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, pos_weight: fl
 
 def validate(model: torch.nn.Module, dataset_dir: Path, stems: list[str], cfg: UNetConfig,
              device: torch.device) -> tuple[float, float]:
-    """Mean loss and mean hard Dice (threshold 0.5, classes present only) on whole val images
-    (called in eval mode without gradients)."""
+    """Mean loss and mean hard Dice (threshold 0.5, classes present only, ignored pixels left
+    out) on whole val images (called in eval mode without gradients)."""
     losses, dices = [], []
     for stem in stems:
-        img, masks = read_sample(dataset_dir, stem, cfg.classes)
+        img, masks, known = read_sample(dataset_dir, stem, cfg.classes)
         x = torch.from_numpy(input_channels(img, cfg.local_norm_sigma))[None].to(device)
         y = torch.from_numpy(masks)[None].to(device)
+        k = torch.from_numpy(known)[None].to(device)
         logits = model(x).float()
-        losses.append(float(segmentation_loss(logits, y, cfg.pos_weight)))
-        pred = (logits > 0).float()
+        losses.append(float(segmentation_loss(logits, y, cfg.pos_weight, k)))
+        pred = (logits > 0).float() * k
         for c in range(y.shape[1]):
             if y[0, c].sum() > 0:
                 inter = float((pred[0, c] * y[0, c]).sum())
@@ -64,8 +72,8 @@ def train_unet(dataset_dir: str | Path, out_dir: str | Path, cfg: UNetConfig, th
         return batch_loader(data, cfg, threads)
 
     def loss_fn(model: torch.nn.Module, batch, device: torch.device) -> torch.Tensor:
-        x, y = batch
-        return segmentation_loss(model(x.to(device)).float(), y.to(device), cfg.pos_weight)
+        x, y, known = batch
+        return segmentation_loss(model(x.to(device)).float(), y.to(device), cfg.pos_weight, known.to(device))
 
     def val_fn(model: torch.nn.Module, device: torch.device) -> dict[str, float]:
         loss, dice = validate(model, dataset_dir, splits["val"], cfg, device)
