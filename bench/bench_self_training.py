@@ -1,5 +1,6 @@
-"""Does self-training on the target images' own confident lines help? An experiment, not yet a
-workflow step (docs/design.md, "Self-training").
+"""Does self-training on the target images' own confident lines help? The experiment behind the
+workflow's ``self_training`` option, with a control the workflow does not train (docs/design.md,
+"Self-training").
 
     python bench/bench_self_training.py --weights results/models/unet/perlin/model.pt \\
         --data results/synthetic/perlin --set ../shared/real_tem/legros_dev --set ../shared/real_tem/tanaka_2um \\
@@ -10,9 +11,10 @@ confident pixels become pseudo-labels: a class is on where its probability excee
 where it is below ``--lo``, and unknown (no loss) in between. The annotations are never used for
 training, only to score. Two copies of the model are then fine-tuned for ``--steps`` steps of 4
 crops (cosine learning rate from ``--lr``): the control on 4 synthetic crops a step, the
-self-trained one on 2 synthetic and 2 pseudo-labelled real crops (a pixel-weighted BCE on the
-real ones). Prints, per set and annotated class, dislocation line F1 / centreline F1
-(precision, recall) of the model as given, the control and the self-trained model, each
+self-trained one on 2 synthetic and 2 pseudo-labelled real crops (the U-Net's loss on both, the
+unsure band of the real ones left out). Unlike the workflow it labels at full size and keeps the
+two kinds of crops apart in each step. Prints, per set and annotated class, dislocation line F1 /
+centreline F1 (precision, recall) of the model as given, the control and the self-trained model, each
 predicting as the default config does (flip averaging, the best of the three ``auto_scales``).
 """
 
@@ -26,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from disloctem.evaluate import evaluate_set
 from disloctem.inference import predict_images, unet_predictor
@@ -36,30 +37,26 @@ from disloctem.models.unet import load_unet, predict_probabilities
 from disloctem.models.unet.data import SegmentationCrops
 from disloctem.models.unet.train import segmentation_loss
 from disloctem.postprocess import PostprocessParams
+from disloctem.selftrain import pseudo_labels
 from disloctem.synth.dataset import read_splits
 
 Array = np.ndarray
 AUTO_SCALES = (1.0, 0.5, 0.333)  # config/config.yaml
 
 
-def pseudo_label(probs: Array, hi: float, lo: float) -> tuple[Array, Array]:
-    """Targets (1 above ``hi``) and pixel weights (1 above ``hi`` or below ``lo``, else 0) per class."""
-    return (probs > hi).astype(np.float32), ((probs > hi) | (probs < lo)).astype(np.float32)
-
-
 def real_crop(images: list[tuple[Array, Array, Array]], crop: int, local_sigma: float | None,
               rng: np.random.Generator) -> tuple[Array, Array, Array]:
     """A random crop of a pseudo-labelled image, turned and (half the time) photometrically
-    augmented: network input, targets, weights."""
-    img, target, weight = images[int(rng.integers(len(images)))]
+    augmented: network input, targets, ``known``."""
+    img, target, known = images[int(rng.integers(len(images)))]
     h, w = img.shape
     c = min(crop, h, w)
     y, x = int(rng.integers(0, h - c + 1)), int(rng.integers(0, w - c + 1))
-    img, target, weight = random_geometric([img[y:y + c, x:x + c], target[:, y:y + c, x:x + c],
-                                            weight[:, y:y + c, x:x + c]], rng)
+    img, target, known = random_geometric([img[y:y + c, x:x + c], target[:, y:y + c, x:x + c],
+                                           known[:, y:y + c, x:x + c]], rng)
     if rng.random() < 0.5:
         img = augment_photometric(img, rng)
-    return input_channels(img.astype(np.float32), local_sigma), target, weight
+    return input_channels(img.astype(np.float32), local_sigma), target, known
 
 
 def fine_tune(model: torch.nn.Module, cfg, synthetic: SegmentationCrops, pseudo: list | None, steps: int,
@@ -72,18 +69,16 @@ def fine_tune(model: torch.nn.Module, cfg, synthetic: SegmentationCrops, pseudo:
     for step in range(steps):
         for group in opt.param_groups:
             group["lr"] = lr * 0.5 * (1 + np.cos(np.pi * step / steps))
-        xs, ys = zip(*(synthetic[n_syn * step + k] for k in range(n_syn)))
+        xs, ys, _ = zip(*(synthetic[n_syn * step + k] for k in range(n_syn)))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             loss = segmentation_loss(model(torch.stack(xs)).float(), torch.stack(ys), cfg.pos_weight)
         if pseudo is not None:
-            rx, rt, rw = zip(*(real_crop(pseudo, cfg.crop, cfg.local_norm_sigma, rng) for _ in range(2)))
+            rx, rt, rk = zip(*(real_crop(pseudo, cfg.crop, cfg.local_norm_sigma, rng) for _ in range(2)))
             c = min(a.shape[-1] for a in rx)
-            x, t, w = (torch.from_numpy(np.stack([a[..., :c, :c] for a in arrs])) for arrs in (rx, rt, rw))
+            x, t, k = (torch.from_numpy(np.stack([a[..., :c, :c] for a in arrs])) for arrs in (rx, rt, rk))
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 logits = model(x).float()
-            weighted = F.binary_cross_entropy_with_logits(logits, t, weight=w * (1 + (cfg.pos_weight - 1) * t),
-                                                          reduction="sum")
-            loss = loss + weighted / w.sum().clamp(min=1)
+            loss = loss + segmentation_loss(logits, t, cfg.pos_weight, k)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -113,8 +108,9 @@ def main() -> None:
     for rs in sets:
         for path in sorted(rs.images.values()):
             img = read_grayscale(path)
-            pseudo.append((img, *pseudo_label(predict_probabilities(model, img, dev, True, bf16, cfg.local_norm_sigma),
-                                              args.hi, args.lo)))
+            on, unsure = pseudo_labels(predict_probabilities(model, img, dev, True, bf16, cfg.local_norm_sigma),
+                                       args.hi, args.lo)
+            pseudo.append((img, on.astype(np.float32), (~unsure).astype(np.float32)))
     print(f"pseudo-labels of {len(pseudo)} images in {time.perf_counter() - start:.0f} s")
     synthetic = SegmentationCrops(args.data, read_splits(args.data)["train"], cfg.classes, cfg.crop,
                                   4 * args.steps, args.seed + 1, scale=cfg.scale,

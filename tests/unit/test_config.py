@@ -10,9 +10,9 @@ from disloctem.config import (
     check_real_sources,
     check_training_sets,
     dataclass_from_dict,
+    dataset_pseudo_sources,
     dataset_real_sources,
     discover_real_sets,
-    dataset_pseudo_sources,
     expand_self_training,
     expand_studies,
     numbers_from_command_line,
@@ -209,7 +209,7 @@ def test_every_workflow_key_of_a_synthetic_dataset_reaches_the_generator_untouch
 
     schema = yaml.safe_load(SCHEMA.read_text())
     allowed = set(schema["properties"]["datasets"]["additionalProperties"]["properties"])
-    other_kinds = {"source", "label_width", "parts", "labels_from", "hi", "lo"}  # kind real / mixed / pseudo, never generated
+    other_kinds = {"source", "label_width", "parts", "labels_from", "hi", "lo"}  # kinds real, mixed, pseudo
     assert allowed - other_kinds <= {f.name for f in fields(DatasetParams)} | set(NOT_GENERATOR_KEYS)
     workflow_keys = {"kind": "synthetic", "background": "perlin", "shards": 2, "train": {"lr": 1e-3},
                      "predict": {"tta": True}, "finetune_from": "other", "eval_images": 5, "templates_from": []}
