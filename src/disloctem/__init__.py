@@ -6,4 +6,8 @@ Line classes are indexed in the order of :data:`CLASSES`; every mask channel, CO
 
 CLASSES: tuple[str, ...] = ("dislocation", "slip_trace", "grain_boundary")
 
+# a training dataset's folder of per-class masks of pixels without a label (no loss there):
+# ``ignore/<class>/<stem>.png`` beside ``masks/<class>/``; pseudo-labelled datasets have it
+IGNORE_DIR = "ignore"
+
 __version__ = "0.1.0"

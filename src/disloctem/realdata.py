@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import CLASSES
+from . import CLASSES, IGNORE_DIR
 from .evaluate import annotated_classes, read_truth
 from .geometry import fit_support_points
 from .io import AnnotatedLine, InputError, RealSet, labelme_document, link_or_copy, read_grayscale, write_json
@@ -32,7 +32,7 @@ from .synth.render import cv_thickness
 
 Array = np.ndarray
 SUBFOLDERS = ("images", "instances", "labelme", *[f"masks/{c}" for c in CLASSES])
-IGNORE_SUBFOLDERS = tuple(f"ignore/{c}" for c in CLASSES)  # pseudo-labelled datasets only (disloctem.selftrain)
+IGNORE_SUBFOLDERS = tuple(f"{IGNORE_DIR}/{c}" for c in CLASSES)  # pseudo-labelled datasets only (disloctem.selftrain)
 
 
 def split_stems(stems: list[str], n_train: int | None, n_val: int, seed: int) -> tuple[list[str], list[str], bool]:

@@ -13,12 +13,13 @@ read. The workflow's ``self_training`` section builds these datasets (docs/desig
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from . import IGNORE_DIR
 from .inference import predict_best_scale, probabilities_to_lines
 from .io import InputError, RealSet, read_grayscale, write_json
 from .postprocess import PostprocessParams
@@ -36,8 +37,8 @@ def pseudo_labels(probs: Array, hi: float, lo: float) -> tuple[Array, Array]:
     return on, ~on & (probs >= lo)
 
 
-def probabilities_at_best_scale(model_probs, img: Array, classes: Sequence[str], params: PostprocessParams,
-                                scales: Sequence[float]) -> tuple[Array, Array, float]:
+def probabilities_at_best_scale(model_probs: Callable[[Array], Array], img: Array, classes: Sequence[str],
+                                params: PostprocessParams, scales: Sequence[float]) -> tuple[Array, Array, float]:
     """The image resized to the scale :func:`~disloctem.inference.predict_best_scale` picks for
     its lines, the class probabilities of that resized image (``model_probs``: image -> (C, H, W)
     probabilities), and the scale."""
@@ -74,7 +75,7 @@ def write_pseudo_dataset(rs: RealSet, weights: str | Path, out_dir: str | Path, 
     model, cfg, dev = load_unet(weights, device)
     bf16 = autocast_bf16(dev, precision)
     out = Path(out_dir)
-    for sub in ("images", *(f"{d}/{c}" for d in ("masks", "ignore") for c in cfg.classes)):
+    for sub in ("images", *(f"{d}/{c}" for d in ("masks", IGNORE_DIR) for c in cfg.classes)):
         (out / sub).mkdir(parents=True, exist_ok=True)
 
     def model_probs(x: Array) -> Array:
@@ -95,7 +96,7 @@ def write_pseudo_dataset(rs: RealSet, weights: str | Path, out_dir: str | Path, 
         cv2.imwrite(str(out / "images" / f"{stem}.png"), img8)
         for c, cls in enumerate(cfg.classes):
             cv2.imwrite(str(out / "masks" / cls / f"{stem}.png"), masks8[c])
-            cv2.imwrite(str(out / "ignore" / cls / f"{stem}.png"), ignore8[c])
+            cv2.imwrite(str(out / IGNORE_DIR / cls / f"{stem}.png"), ignore8[c])
         stems.append(stem)
         used[stem] = scale
         on_frac.append(masks.mean(axis=(1, 2)))

@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 import torch
 
+from ... import IGNORE_DIR
 from ..common import augment_photometric, input_channels, random_geometric
 
 Array = np.ndarray
-IGNORE_DIR = "ignore"
 
 
 def read_png(path: Path) -> Array:
