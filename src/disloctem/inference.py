@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from .geometry import chord_deviations, polyline_length, straight_runs
-from .io import AnnotatedLine, InputError, labelme_document, read_grayscale, write_json
+from .io import AnnotatedLine, labelme_document, readable_images, write_json
 from .postprocess import PostprocessParams, line_mask, mask_to_lines
 
 log = logging.getLogger(__name__)
@@ -163,14 +163,8 @@ def predict_images(images: dict[str, Path], out_dir: str | Path, predictor: Line
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    skipped = []
-    for stem, path in sorted(images.items()):
-        try:
-            img = read_grayscale(path)
-        except InputError as exc:
-            log.warning("skipping image: %s", exc)
-            skipped.append(str(path))
-            continue
+    skipped: list[str] = []
+    for stem, path, img in readable_images(images, skipped):
         if scale == AUTO:
             lines, scores, used = predict_best_scale(predictor, img, auto_scales)
         else:

@@ -10,8 +10,10 @@ Real set layout (see docs/data.md)::
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +23,7 @@ import numpy as np
 from . import CLASSES
 
 Array = np.ndarray
+log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dm3", ".dm4")
 DM_SUFFIXES = (".dm3", ".dm4")
 NM_PER_UNIT = {"nm": 1.0, "um": 1e3, "µm": 1e3, "μm": 1e3, "micron": 1e3, "microns": 1e3, "a": 0.1, "å": 0.1,
@@ -58,6 +61,20 @@ def read_grayscale(path: str | Path) -> Array:
     img = remove_spikes(img)
     lo, hi = float(img.min()), float(img.max())
     return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+
+
+def readable_images(images: dict[str, Path], skipped: list[str]) -> Iterator[tuple[str, Path, Array]]:
+    """(stem, path, grey image) of every readable image, in stem order. An unreadable one is
+    skipped with a warning naming it and its path appended to ``skipped`` (a documented skip, so
+    one broken frame does not stop a whole video)."""
+    for stem, path in sorted(images.items()):
+        try:
+            img = read_grayscale(path)
+        except InputError as exc:
+            log.warning("skipping image: %s", exc)
+            skipped.append(str(path))
+            continue
+        yield stem, path, img
 
 
 def remove_spikes(img: Array) -> Array:

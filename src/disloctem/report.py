@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
 from . import CLASSES, __version__  # noqa: E402
+from .config import dataset_pseudo_sources  # noqa: E402
 from .io import HELDOUT, RealSet, heldout_set, read_grayscale, read_labelme_lines, scan_real_set  # noqa: E402
 
 Array = np.ndarray
@@ -283,14 +284,20 @@ def metrics_section(summary_csv: str | Path) -> str:
 
 def overlay_section(config: dict, real_sets: dict[str, RealSet], n: int) -> str:
     """Predicted splines over real (and held-out) images for every model trained on synthetic
-    data and the baseline; the real-data studies' models are compared in their own section."""
+    data and the baseline, and over its own set for every self-trained model (the only view of
+    its lines on an unannotated video); the real-data studies' models are compared in their
+    own section."""
     parts = []
     synthetic = synthetic_datasets(config)
     for method, ds in scored_models(config):
-        if ds != "none" and ds not in synthetic:
+        adapted = set() if ds == "none" else dataset_pseudo_sources(config, ds)
+        if adapted:
+            sets = {name: rs for name, rs in real_sets.items() if name in adapted}
+        elif ds == "none" or ds in synthetic:
+            heldout_from = synthetic[0] if ds == "none" else ds
+            sets = {HELDOUT: heldout_set(Path("results/synthetic") / heldout_from), **real_sets}
+        else:
             continue
-        heldout_from = synthetic[0] if ds == "none" else ds
-        sets = {HELDOUT: heldout_set(Path("results/synthetic") / heldout_from), **real_sets}
         for name, rs in sets.items():
             pred_dir = Path("results/predictions") / name / method / ds
             if not pred_dir.is_dir():

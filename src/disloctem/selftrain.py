@@ -21,7 +21,7 @@ import numpy as np
 
 from . import IGNORE_DIR
 from .inference import predict_best_scale, probabilities_to_lines
-from .io import InputError, RealSet, read_grayscale, write_json
+from .io import InputError, RealSet, readable_images, write_json
 from .postprocess import PostprocessParams
 
 Array = np.ndarray
@@ -82,13 +82,7 @@ def write_pseudo_dataset(rs: RealSet, weights: str | Path, out_dir: str | Path, 
         return predict_probabilities(model, x, dev, tta, bf16, cfg.local_norm_sigma)
 
     stems, skipped, used, on_frac, ignored_frac = [], [], {}, [], []
-    for stem, path in sorted(rs.images.items()):
-        try:
-            img = read_grayscale(path)
-        except InputError as exc:
-            log.warning("skipping image: %s", exc)
-            skipped.append(str(path))
-            continue
+    for stem, _, img in readable_images(rs.images, skipped):
         img, probs, scale = probabilities_at_best_scale(model_probs, img, cfg.classes, PostprocessParams(), scales)
         masks, ignore = pseudo_labels(probs, hi, lo)
         img8, masks8, ignore8 = mirror_pad([np.round(img * 255).astype(np.uint8),

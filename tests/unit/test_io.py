@@ -1,4 +1,5 @@
 import json
+import logging
 
 import cv2
 import numpy as np
@@ -164,6 +165,20 @@ def test_digitalmicrograph_image_and_calibration(tmp_path, monkeypatch):
     assert read_pixel_size_nm(tmp_path / "images" / "frame.dm4") == pytest.approx(20.0)
     assert list(scan_real_set("dm", tmp_path).images) == ["frame"]
     assert image_shape(tmp_path / "images" / "frame.dm4") == (3, 4)
+
+
+def test_readable_images_skip_a_broken_frame_with_a_warning(tmp_path, caplog):
+    from disloctem.io import readable_images
+
+    for stem in ("a", "c"):
+        cv2.imwrite(str(tmp_path / f"{stem}.png"), np.full((8, 8), 100, np.uint8))
+    (tmp_path / "b.png").write_bytes(b"not a png")
+    images = {p.stem: p for p in tmp_path.glob("*.png")}
+    skipped: list[str] = []
+    with caplog.at_level(logging.WARNING):
+        got = [(stem, img.shape) for stem, _, img in readable_images(images, skipped)]
+    assert got == [("a", (8, 8)), ("c", (8, 8))] and skipped == [str(tmp_path / "b.png")]
+    assert "skipping image" in caplog.text and "b.png" in caplog.text
 
 
 def test_unreadable_digitalmicrograph_file_names_the_file(tmp_path):

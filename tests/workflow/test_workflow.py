@@ -245,6 +245,9 @@ def test_self_trained_models_are_scored_on_the_set_they_adapted_to(tiny_run):
     assert not any(s.startswith("pseudo_") for s in mixed["val"])
     log = (tiny_run / "logs" / "train_model" / "unet" / "selftrain_tanaka_2um.log").read_text()
     assert "fine-tuning: weights start from results/models/unet/perlin/model.pt" in log
+    report = (tiny_run / "results" / "report.html").read_text()
+    assert "unet trained on selftrain_tanaka_2um, predicted on tanaka_2um" in report  # its lines on its own set
+    assert "selftrain_tanaka_2um, predicted on legros_dev" not in report
 
 
 @pytest.mark.slow
