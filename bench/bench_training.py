@@ -63,15 +63,14 @@ def method_parts(method: str, data_dir: Path, batch: int, crop: int, n: int
     if method == "unet":
         from disloctem.models.unet import UNetConfig, build_unet
         from disloctem.models.unet.data import SegmentationCrops
-        from disloctem.models.unet.train import segmentation_loss
+        from disloctem.models.unet.train import crops_loss
 
         cfg = UNetConfig(batch_size=batch, crop=crop)
         data = SegmentationCrops(data_dir, stems, cfg.classes, crop, n, cfg.seed, scale=cfg.scale,
                                  local_sigma=cfg.local_norm_sigma, p_invert=cfg.p_invert)
 
         def unet_loss(model, b, device):
-            x, y, known = b
-            return segmentation_loss(model(x.to(device)).float(), y.to(device), cfg.pos_weight, known.to(device))
+            return crops_loss(model, b, device, cfg.pos_weight)
 
         return build_unet(cfg), data, torch.utils.data.default_collate, unet_loss, torch.randn(
             1, cfg.in_channels, 512, 512)

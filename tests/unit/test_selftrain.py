@@ -12,7 +12,7 @@ from disloctem import CLASSES
 from disloctem.io import scan_real_set
 from disloctem.models.unet import UNetConfig, build_unet
 from disloctem.models.unet.data import SegmentationCrops, read_sample
-from disloctem.models.unet.train import segmentation_loss
+from disloctem.models.unet.train import crops_loss, segmentation_loss
 from disloctem.postprocess import PostprocessParams
 from disloctem.realdata import write_mixed_dataset
 from disloctem.selftrain import mirror_pad, probabilities_at_best_scale, pseudo_labels, write_pseudo_dataset
@@ -81,8 +81,8 @@ def test_ignore_masks_travel_with_the_crops(tiny_dataset, tmp_path):
     plain = SegmentationCrops(tiny_dataset, stems, CLASSES, 64, 8, seed=1, scale=(0.7, 1.4))
     for i in range(8):
         x, y, k = data[i]
-        x0, y0, k0 = plain[i]
-        assert torch.equal(x, x0) and torch.equal(y, y0) and bool(k0.all())  # same crops as without
+        x0, y0 = plain[i]  # a dataset without ignore masks gives no `known`
+        assert torch.equal(x, x0) and torch.equal(y, y0)  # the same crops as without
         assert torch.equal(k, 1 - y)
 
 
@@ -117,3 +117,13 @@ def test_pseudo_dataset_holds_every_image_with_its_unsure_band_and_mixes(tiny_da
     _, _, known_real = read_sample(tmp_path / "mix", "pseudo-f0", CLASSES)
     _, _, known_syn = read_sample(tmp_path / "mix", "syn-img_00000", CLASSES)
     assert known_real.min() == 0 and known_syn.all()
+    # crops of the mix carry `known` (all ones on the synthetic images) and train the U-Net
+    crops = SegmentationCrops(tmp_path / "mix", ["syn-img_00000", "pseudo-f0"], CLASSES, 64, 4, seed=0,
+                              local_sigma=cfg.local_norm_sigma)
+    batch = torch.utils.data.default_collate([crops[i] for i in range(4)])
+    assert len(batch) == 3 and batch[2].shape == batch[1].shape
+    plain = torch.utils.data.default_collate([SegmentationCrops(tiny_dataset, ["img_00000"], CLASSES, 64, 2, seed=0,
+                                                                local_sigma=cfg.local_norm_sigma)[i] for i in range(2)])
+    model = build_unet(cfg)
+    for b in (batch, plain):
+        assert torch.isfinite(crops_loss(model, b, torch.device("cpu"), cfg.pos_weight))

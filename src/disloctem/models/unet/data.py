@@ -37,23 +37,23 @@ def read_sample_raw(dataset_dir: Path, stem: str, classes: tuple[str, ...]) -> t
     return img, masks, np.stack([read_png(dataset_dir / IGNORE_DIR / cls / f"{stem}.png") > 0 for cls in classes])
 
 
-def as_sample(img: Array, masks: Array, ignore: Array | None) -> tuple[Array, Array, Array]:
-    """A stored image and its labels as training arrays: image float32 [0, 1], masks and
-    ``known`` float32 0/1."""
-    known = np.ones(masks.shape, np.float32) if ignore is None else (~ignore).astype(np.float32)
-    return img.astype(np.float32) / 255.0, masks.astype(np.float32), known
+def as_sample(img: Array, masks: Array) -> tuple[Array, Array]:
+    """A stored image and its masks as training arrays: float32 [0, 1] and float32 0/1."""
+    return img.astype(np.float32) / 255.0, masks.astype(np.float32)
 
 
 def read_sample(dataset_dir: Path, stem: str, classes: tuple[str, ...]) -> tuple[Array, Array, Array]:
     """Image (float32 [0, 1]), stacked masks and ``known`` (C, H, W, float32 0/1) of one image."""
-    return as_sample(*read_sample_raw(dataset_dir, stem, classes))
+    img, masks, ignore = read_sample_raw(dataset_dir, stem, classes)
+    known = np.ones(masks.shape, np.float32) if ignore is None else (~ignore).astype(np.float32)
+    return (*as_sample(img, masks), known)
 
 
 class SampleCache:
     """Decoded samples kept in memory, packed (grey levels as uint8, masks as bits: 0.36 MB per
     512x512 image with three classes; ignore masks, where a dataset has them, as bits too), up to
-    ``max_mb``; further samples are read from disk each time. Samples come back exactly as
-    :func:`read_sample` returns them."""
+    ``max_mb``; further samples are read from disk each time. Samples come back as image and masks
+    as :func:`as_sample` makes them, and the ignore masks (0/1, or None)."""
 
     def __init__(self, dataset_dir: Path, classes: tuple[str, ...], max_mb: float):
         self.dir = dataset_dir
@@ -65,13 +65,13 @@ class SampleCache:
     def unpack(self, bits: Array | None, shape: tuple[int, int]) -> Array | None:
         if bits is None:
             return None
-        return np.unpackbits(bits, count=len(self.classes) * shape[0] * shape[1]).reshape(-1, *shape).astype(bool)
+        return np.unpackbits(bits, count=len(self.classes) * shape[0] * shape[1]).reshape(-1, *shape)
 
-    def get(self, stem: str) -> tuple[Array, Array, Array]:
+    def get(self, stem: str) -> tuple[Array, Array, Array | None]:
         hit = self.packed.get(stem)
         if hit is not None:
             img, mask_bits, ignore_bits = hit
-            return as_sample(img, self.unpack(mask_bits, img.shape), self.unpack(ignore_bits, img.shape))
+            return (*as_sample(img, self.unpack(mask_bits, img.shape)), self.unpack(ignore_bits, img.shape))
         img, masks, ignore = read_sample_raw(self.dir, stem, self.classes)
         mask_bits = np.packbits(masks)
         ignore_bits = None if ignore is None else np.packbits(ignore)
@@ -79,7 +79,7 @@ class SampleCache:
         if self.bytes + size <= self.max_bytes:
             self.packed[stem] = (img, mask_bits, ignore_bits)
             self.bytes += size
-        return as_sample(img, masks, ignore)
+        return (*as_sample(img, masks), ignore)
 
 
 def random_crop(img: Array, masks: Array, crop: int, rng: np.random.Generator,
@@ -101,14 +101,16 @@ def random_crop(img: Array, masks: Array, crop: int, rng: np.random.Generator,
 
 
 class SegmentationCrops(torch.utils.data.Dataset):
-    """Random augmented crops (network input channels, masks, ``known``); item ``i`` of epoch
-    ``e`` is seeded by (seed, e, i); decoded images are kept in memory up to ``cache_mb``."""
+    """Random augmented crops: network input channels and masks, and ``known`` (see the module
+    docstring) where the dataset has ignore masks; item ``i`` of epoch ``e`` is seeded by (seed,
+    e, i); decoded images are kept in memory up to ``cache_mb``."""
 
     def __init__(self, dataset_dir: str | Path, stems: list[str], classes: tuple[str, ...],
                  crop: int, length: int, seed: int, augment: bool = True,
                  scale: tuple[float, float] = (1.0, 1.0), cache_mb: float = 0.0,
                  local_sigma: float | None = None, p_invert: float = 0.0):
         self.cache = SampleCache(Path(dataset_dir), classes, cache_mb)
+        self.has_ignore = (Path(dataset_dir) / IGNORE_DIR).is_dir()
         self.stems = stems
         self.crop = crop
         self.length = length
@@ -122,17 +124,18 @@ class SegmentationCrops(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.length
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        img, masks, known = self.cache.get(self.stems[int(rng.integers(len(self.stems)))])
+        img, masks, ignore = self.cache.get(self.stems[int(rng.integers(len(self.stems)))])
         n = len(masks)
-        # the ignored pixels are cropped, zoomed and turned with the masks (as extra channels)
-        labels = masks if known.all() else np.concatenate([masks, 1 - known])
+        # ignored pixels are cropped, zoomed and turned with the masks (as extra channels)
+        labels = masks if ignore is None else np.concatenate([masks, ignore.astype(np.float32)])
         img, labels = random_crop(img, labels, self.crop, rng, self.scale if self.augment else (1.0, 1.0))
         img, labels = random_geometric([img, labels], rng)
         if self.augment:
             img = augment_photometric(img, rng, self.p_invert)
-        masks = labels[:n]
-        known = np.ones_like(masks) if len(labels) == n else 1 - labels[n:]
-        return (torch.from_numpy(input_channels(img, self.local_sigma)), torch.from_numpy(masks),
-                torch.from_numpy(np.ascontiguousarray(known, np.float32)))
+        x, y = torch.from_numpy(input_channels(img, self.local_sigma)), torch.from_numpy(labels[:n])
+        if not self.has_ignore:
+            return x, y
+        known = np.ones_like(labels[:n]) if ignore is None else 1 - labels[n:]
+        return x, y, torch.from_numpy(known)

@@ -36,6 +36,14 @@ def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, pos_weight: fl
     return bce + dice.mean()
 
 
+def crops_loss(model: torch.nn.Module, batch: tuple[torch.Tensor, ...], device: torch.device,
+               pos_weight: float) -> torch.Tensor:
+    """:func:`segmentation_loss` of a batch of :class:`SegmentationCrops` (inputs, masks and,
+    from datasets with ignore masks, ``known``)."""
+    x, y, *known = (t.to(device) for t in batch)
+    return segmentation_loss(model(x).float(), y, pos_weight, *known)
+
+
 def validate(model: torch.nn.Module, dataset_dir: Path, stems: list[str], cfg: UNetConfig,
              device: torch.device) -> tuple[float, float]:
     """Mean loss and mean hard Dice (threshold 0.5, classes present only, ignored pixels left
@@ -72,8 +80,7 @@ def train_unet(dataset_dir: str | Path, out_dir: str | Path, cfg: UNetConfig, th
         return batch_loader(data, cfg, threads)
 
     def loss_fn(model: torch.nn.Module, batch, device: torch.device) -> torch.Tensor:
-        x, y, known = batch
-        return segmentation_loss(model(x.to(device)).float(), y.to(device), cfg.pos_weight, known.to(device))
+        return crops_loss(model, batch, device, cfg.pos_weight)
 
     def val_fn(model: torch.nn.Module, device: torch.device) -> dict[str, float]:
         loss, dice = validate(model, dataset_dir, splits["val"], cfg, device)
