@@ -20,11 +20,11 @@ from disloctem.config import (
     discover_real_sets,
     expand_self_training,
     expand_studies,
-    numbers_from_command_line,
     prediction_settings,
     scan_training_sets,
     training_settings,
     validate_config,
+    values_from_command_line,
 )
 
 min_version("9.0")
@@ -34,8 +34,9 @@ configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
 
 
 try:
-    numbers_from_command_line(config)
-    validate_config(config, workflow.source_path("workflow/schemas/config.schema.yaml"))
+    SCHEMA = workflow.source_path("workflow/schemas/config.schema.yaml")
+    values_from_command_line(config, SCHEMA)
+    validate_config(config, SCHEMA)
     REAL_SETS = discover_real_sets(config["real_root"], config.get("real_datasets"))
     TRAINING_SETS = scan_training_sets(config.get("training_sets"))
     check_training_sets(config.get("training_sets"), REAL_SETS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,23 +46,59 @@ def _message(error: jsonschema.ValidationError) -> str:
     return error.message
 
 
-NUMBER_MAPS = ("pixel_size_nm", "foil_thickness_nm", "predict_scale")
+def command_line_scalar(text: str) -> object:
+    """The number, boolean or null a string written on the command line stands for (the string
+    itself where it is none of these)."""
+    word = text.strip().lower()
+    if word in ("true", "false"):
+        return word == "true"
+    if word in ("null", "~"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
-def numbers_from_command_line(config: dict) -> None:
-    """Snakemake reads the values inside ``--config "key={name: 0.5}"`` as strings (YAML's base
-    loader); turn those of the name -> number maps (:data:`NUMBER_MAPS`) into numbers, in place.
-    A value that is no number stays a string, for the schema to report."""
-    for key in NUMBER_MAPS:
-        values = config.get(key)
-        if not isinstance(values, dict):
-            continue
-        for name, value in values.items():
-            if isinstance(value, str):
-                try:
-                    values[name] = float(value)
-                except ValueError:
-                    pass
+def fits_schema_type(value: object, wanted: str | list[str]) -> bool:
+    """Whether ``value`` is of the JSON-schema type(s) ``wanted`` (number, integer, boolean, null)."""
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    checks = {"integer": is_number and isinstance(value, int), "number": is_number,
+              "boolean": isinstance(value, bool), "null": value is None}
+    return any(checks.get(t, False) for t in ([wanted] if isinstance(wanted, str) else wanted))
+
+
+def type_errors(errors) -> Iterator:
+    """The schema's type errors among ``errors`` and inside their anyOf / oneOf branches."""
+    for e in errors:
+        if e.validator == "type":
+            yield e
+        yield from type_errors(e.context or [])
+
+
+def values_from_command_line(config: dict, schema_path: str | Path) -> None:
+    """Snakemake reads the values nested inside ``--config "key={name: 0.5}"`` as strings (YAML's
+    base loader), so ``--config "self_training={sets: [a], hi: 0.7}"`` would fail the schema.
+    Where the schema wants a number, an integer, a boolean or null and the value is a string that
+    stands for one (:func:`command_line_scalar`), use that, in place. Any other string stays for
+    :func:`validate_config` to report."""
+    validator = jsonschema.Draft202012Validator(yaml.safe_load(Path(schema_path).read_text()))
+    for _ in range(10):  # a fix can uncover errors deeper down (a branch chosen after it)
+        fixes = {}
+        for e in type_errors(validator.iter_errors(config)):
+            if isinstance(e.instance, str) and e.absolute_path:
+                value = command_line_scalar(e.instance)
+                if fits_schema_type(value, e.validator_value):
+                    fixes[tuple(e.absolute_path)] = value
+        if not fixes:
+            return
+        for path, value in fixes.items():
+            parent = config
+            for key in path[:-1]:
+                parent = parent[key]
+            parent[path[-1]] = value
 
 
 def validate_config(config: dict, schema_path: str | Path) -> None:

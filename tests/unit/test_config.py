@@ -15,10 +15,10 @@ from disloctem.config import (
     discover_real_sets,
     expand_self_training,
     expand_studies,
-    numbers_from_command_line,
     prediction_settings,
     training_settings,
     validate_config,
+    values_from_command_line,
 )
 from disloctem.synth.microstructure import MicrostructureParams
 
@@ -69,15 +69,27 @@ def expect_error(cfg, pattern):
     assert "\n" not in str(info.value)
 
 
-def test_number_maps_given_on_the_command_line_become_numbers():
+def test_values_given_on_the_command_line_take_the_schema_types():
     cfg = load("config.yaml")
     # what snakemake makes of --config "pixel_size_nm={a: 0.8}" "predict_scale={a: 0.5, b: half}"
-    cfg |= {"pixel_size_nm": {"a": "0.8"}, "predict_scale": {"a": "0.5", "b": "half"}}
-    numbers_from_command_line(cfg)
+    # "self_training={sets: [a], hi: 0.7, train: {epochs: 3, lr: 1e-4, time_budget_min: null}}"
+    # "methods={unet: {datasets: [perlin], predict: {tta: false}}}"
+    cfg |= {"pixel_size_nm": {"a": "0.8"}, "predict_scale": {"a": "0.5", "b": "half"},
+            "self_training": {"sets": ["a"], "hi": "0.7",
+                              "train": {"epochs": "3", "lr": "1e-4", "time_budget_min": "null"}},
+            "methods": {"unet": {"datasets": ["perlin"], "predict": {"tta": "false"}}}}
+    values_from_command_line(cfg, SCHEMA)
     assert cfg["pixel_size_nm"] == {"a": 0.8} and cfg["predict_scale"]["a"] == 0.5
+    assert cfg["self_training"] == {"sets": ["a"], "hi": 0.7,
+                                    "train": {"epochs": 3, "lr": 1e-4, "time_budget_min": None}}
+    assert cfg["methods"]["unet"]["predict"] == {"tta": False}
     expect_error(cfg, r"predict_scale.b: 'half' is none of: type: number, .* \| const: auto")
     cfg["predict_scale"]["b"] = "auto"  # the default of every set, here named
     validate_config(cfg, SCHEMA)
+    cfg["self_training"]["train"]["epochs"] = "2.5"  # no integer: left for the schema to report
+    values_from_command_line(cfg, SCHEMA)
+    expect_error(cfg, r"self_training.train.epochs: '2.5' is not of type 'integer'")
+    cfg["self_training"]["train"]["epochs"] = 2
     cfg["auto_scales"] = []
     expect_error(cfg, r"auto_scales: \[\] should be non-empty")
 

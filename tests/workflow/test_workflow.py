@@ -89,10 +89,11 @@ def test_shipped_configs_plan_with_real_sets(tmp_path, name):
     assert res.returncode == 0, res.stderr[-3000:]
 
 
-def test_number_maps_on_the_command_line_plan(tmp_path):
-    """The README's per-set settings, as a shell passes them (snakemake reads them as strings)."""
+def test_values_on_the_command_line_plan(tmp_path):
+    """The README's settings, as a shell passes them (snakemake reads nested values as strings)."""
     res = in_workdir(tmp_path, "-n", "--quiet", "rules", "--config", "pixel_size_nm={heldout: 0.8}",
-                     "predict_scale={heldout: 0.5}")
+                     "predict_scale={heldout: 0.5}", "auto_scales=[1.0]", "methods={unet: {predict: {tta: false}}}",
+                     "self_training={sets: all, hi: 0.7, train: {seed: 1}}")
     assert res.returncode == 0, res.stderr[-3000:]
     res = in_workdir(tmp_path, "-n", "--quiet", "rules", "--config", "predict_scale={heldout: half}")
     assert res.returncode != 0 and "predict_scale.heldout: 'half' is none of: type: number" in res.stderr
