@@ -61,15 +61,14 @@ def draw_label_lines(lines: list[AnnotatedLine], shape: tuple[int, int], label_w
     return masks, instances
 
 
-def pad_to(img: Array, masks: Array, instances: Array, min_size: int) -> tuple[Array, Array, Array]:
-    """Mirror-pad image and labels alike to at least ``min_size`` on each side."""
-    h, w = img.shape
-    ph, pw = max(0, min_size - h), max(0, min_size - w)
-    if not ph and not pw:
-        return img, masks, instances
-    pad = ((0, ph), (0, pw))
-    return (np.pad(img, pad, mode="reflect"), np.pad(masks, ((0, 0), *pad), mode="reflect"),
-            np.pad(instances, pad, mode="reflect"))
+def mirror_pad(arrays: list[Array], min_size: int) -> list[Array]:
+    """Mirror-pad (..., H, W) arrays (an image and its labels) alike to at least ``min_size`` on
+    each side."""
+    h, w = arrays[0].shape[-2:]
+    pad = [(0, max(0, min_size - h)), (0, max(0, min_size - w))]
+    if not pad[0][1] and not pad[1][1]:
+        return arrays
+    return [np.pad(a, [(0, 0)] * (a.ndim - 2) + pad, mode="reflect") for a in arrays]
 
 
 def real_lines(rs: RealSet, stem: str, shape: tuple[int, int]) -> list[AnnotatedLine]:
@@ -95,7 +94,7 @@ def write_real_dataset(rs: RealSet, out_dir: str | Path, n_train: int | None, n_
             lines = real_lines(rs, stem, img.shape)
             masks, instances = draw_label_lines(lines, img.shape, label_width)
             img8 = np.round(img * 255).astype(np.uint8)
-            img8, masks, instances = pad_to(img8, masks, instances, min_size)
+            img8, masks, instances = mirror_pad([img8, masks, instances], min_size)
             h, w = img8.shape
             cv2.imwrite(str(out / "images" / f"{stem}.png"), img8)
             cv2.imwrite(str(out / "instances" / f"{stem}.png"), instances)

@@ -23,6 +23,7 @@ from . import IGNORE_DIR
 from .inference import predict_best_scale, probabilities_to_lines
 from .io import InputError, RealSet, readable_images, write_json
 from .postprocess import PostprocessParams
+from .realdata import mirror_pad
 
 Array = np.ndarray
 log = logging.getLogger(__name__)
@@ -52,13 +53,6 @@ def probabilities_at_best_scale(model_probs: Callable[[Array], Array], img: Arra
     _, _, scale = predict_best_scale(predictor, img, scales)
     resized, probs = seen[sorted(scales, reverse=True).index(scale)]
     return resized, probs, scale
-
-
-def mirror_pad(arrays: list[Array], min_size: int) -> list[Array]:
-    """Mirror-pad (..., H, W) arrays alike to at least ``min_size`` on each side."""
-    h, w = arrays[0].shape[-2:]
-    pad = ((0, max(0, min_size - h)), (0, max(0, min_size - w)))
-    return [np.pad(a, [(0, 0)] * (a.ndim - 2) + list(pad), mode="symmetric") for a in arrays]
 
 
 def write_pseudo_dataset(rs: RealSet, weights: str | Path, out_dir: str | Path, hi: float = 0.6, lo: float = 0.15,

@@ -14,8 +14,8 @@ from disloctem.models.unet import UNetConfig, build_unet
 from disloctem.models.unet.data import SegmentationCrops, read_sample
 from disloctem.models.unet.train import crops_loss, segmentation_loss
 from disloctem.postprocess import PostprocessParams
-from disloctem.realdata import write_mixed_dataset
-from disloctem.selftrain import mirror_pad, probabilities_at_best_scale, pseudo_labels, write_pseudo_dataset
+from disloctem.realdata import mirror_pad, write_mixed_dataset
+from disloctem.selftrain import probabilities_at_best_scale, pseudo_labels, write_pseudo_dataset
 
 
 def test_pseudo_labels_split_probabilities_into_on_unsure_and_off():
