@@ -130,6 +130,13 @@ def test_slurm_profile_gives_training_a_gpu(tmp_path):
     train = out[out.index("rule train_model:"):]
     train = train[:train.index("Shell command")]
     assert "gpu=1" in train and "slurm_partition=<GPU_PARTITION>" in train and "cpus_per_task=8" in train
+    if real_sets_option():  # self-training's labelling runs the U-Net over a whole set: a GPU too
+        res = in_workdir(tmp_path, "-n", "--profile", str(REPO / "profiles" / "slurm"), *real_sets_option(),
+                         "self_training={sets: [legros_dev]}")
+        assert res.returncode == 0, res.stderr
+        out = res.stdout + res.stderr
+        label = out[out.index("rule pseudo_label_dataset:"):]
+        assert "gpu=1" in label[:label.index("Shell command")]
 
 
 @pytest.mark.parametrize("override, message", [
