@@ -21,6 +21,7 @@ from disloctem.config import (
     expand_self_training,
     expand_studies,
     prediction_settings,
+    pseudo_label_thresholds,
     scan_training_sets,
     training_settings,
     validate_config,

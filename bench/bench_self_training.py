@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from disloctem.config import PSEUDO_LABEL_DEFAULTS
 from disloctem.evaluate import evaluate_set
 from disloctem.inference import predict_images, unet_predictor
 from disloctem.io import read_grayscale, scan_real_set
@@ -92,8 +93,8 @@ def main() -> None:
     ap.add_argument("--set", type=Path, action="append", required=True, help="an annotated real set (repeatable)")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--lr", type=float, default=5e-5)
-    ap.add_argument("--hi", type=float, default=0.6)
-    ap.add_argument("--lo", type=float, default=0.15)
+    ap.add_argument("--hi", type=float, default=PSEUDO_LABEL_DEFAULTS["hi"])
+    ap.add_argument("--lo", type=float, default=PSEUDO_LABEL_DEFAULTS["lo"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()

@@ -19,6 +19,8 @@ RESERVED_SET_NAMES = ("heldout",)
 RESERVED_DATASET_NAMES = ("none",)
 SYNTHETIC_KEYS = {"background", "size", "microstructure", "templates_from", "render", "shards"}
 PSEUDO_KEYS = {"labels_from", "hi", "lo"}
+# a pseudo dataset's thresholds where neither it nor self_training names them
+PSEUDO_LABEL_DEFAULTS = {"hi": 0.6, "lo": 0.15}
 
 
 class ConfigError(ValueError):
@@ -180,7 +182,8 @@ def check_dataset(name: str, ds: dict, config: dict) -> None:
         if ds["labels_from"] not in config["methods"].get("unet", {}).get("datasets", []):
             raise ConfigError(f"{where}.labels_from: {ds['labels_from']!r} is not a dataset the U-Net is trained on "
                               f"(its model labels the images)")
-        if not ds.get("lo", 0.15) < ds.get("hi", 0.6):
+        thresholds = pseudo_label_thresholds(ds)
+        if not thresholds["lo"] < thresholds["hi"]:
             raise ConfigError(f"{where}: lo must be below hi")
         wrong = sorted((SYNTHETIC_KEYS | {"parts", "n_train", "n_val", "label_width", "finetune_from"}) & set(ds))
     else:
@@ -220,6 +223,11 @@ def dataset_real_sources(config: dict, name: str) -> set[str]:
     if ds.get("finetune_from"):
         out |= dataset_real_sources(config, ds["finetune_from"])
     return out
+
+
+def pseudo_label_thresholds(spec: dict) -> dict[str, float]:
+    """``hi`` and ``lo`` of a pseudo dataset (or the ``self_training`` section), defaults filled in."""
+    return {k: spec.get(k, v) for k, v in PSEUDO_LABEL_DEFAULTS.items()}
 
 
 def dataset_pseudo_sources(config: dict, name: str) -> set[str]:
@@ -351,7 +359,8 @@ def expand_self_training(config: dict, real_sets: dict[str, RealSet]) -> list[st
         raise ConfigError(f"self_training.base: {base!r} is not a dataset the U-Net (methods.unet) is trained on")
     if dataset_kind(config["datasets"][base]) != "synthetic":
         raise ConfigError(f"self_training.base: {base!r} is not a synthetic dataset")
-    share, hi, lo = st.get("real_share", 0.5), st.get("hi", 0.6), st.get("lo", 0.15)
+    share = st.get("real_share", 0.5)
+    hi, lo = (pseudo_label_thresholds(st)[k] for k in ("hi", "lo"))
     if not lo < hi:
         raise ConfigError(f"self_training: lo ({lo}) must be below hi ({hi})")
     added: dict[str, dict] = {}

@@ -55,7 +55,7 @@ def probabilities_at_best_scale(model_probs: Callable[[Array], Array], img: Arra
     return resized, probs, scale
 
 
-def write_pseudo_dataset(rs: RealSet, weights: str | Path, out_dir: str | Path, hi: float = 0.6, lo: float = 0.15,
+def write_pseudo_dataset(rs: RealSet, weights: str | Path, out_dir: str | Path, hi: float, lo: float,
                          scales: Sequence[float] = (1.0,), device: str = "auto", tta: bool = True,
                          precision: str = "auto", min_size: int = 256) -> dict:
     """Label every readable image of ``rs`` with the U-Net ``weights`` (:func:`pseudo_labels`, at

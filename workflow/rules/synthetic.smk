@@ -166,6 +166,7 @@ rule pseudo_label_dataset:
         dataset=_names("pseudo"),
     params:
         spec=lambda w: config["datasets"][w.dataset],
+        thresholds=lambda w: pseudo_label_thresholds(config["datasets"][w.dataset]),
         folder=lambda w: str(REAL_SETS[config["datasets"][w.dataset]["source"]].root),
         scales=pseudo_label_scales,
         predict=lambda w: prediction_settings(config, "unet", config["datasets"][w.dataset]["labels_from"]),

@@ -14,9 +14,9 @@ from disloctem.selftrain import write_pseudo_dataset
 with rule_logging(snakemake.log[0]):  # noqa: F821
     sm = snakemake  # noqa: F821
     torch.set_num_threads(sm.threads)
-    spec, predict = sm.params.spec, sm.params.predict
+    spec, predict, thresholds = sm.params.spec, sm.params.predict, sm.params.thresholds
     rs = scan_real_set(spec["source"], sm.params.folder)
-    params = write_pseudo_dataset(rs, sm.input.model, sm.output[0], spec.get("hi", 0.6), spec.get("lo", 0.15),
+    params = write_pseudo_dataset(rs, sm.input.model, sm.output[0], thresholds["hi"], thresholds["lo"],
                                   sm.params.scales, sm.params.device, predict.get("tta", True),
                                   predict.get("precision", "auto"))
     logging.getLogger("disloctem").info("pseudo-labelled dataset from %s: %s", rs.root, params)
