@@ -70,7 +70,8 @@ def fine_tune(model: torch.nn.Module, cfg, synthetic: SegmentationCrops, pseudo:
     for step in range(steps):
         for group in opt.param_groups:
             group["lr"] = lr * 0.5 * (1 + np.cos(np.pi * step / steps))
-        xs, ys = zip(*(synthetic[n_syn * step + k] for k in range(n_syn)))
+        items = [synthetic[n_syn * step + k] for k in range(n_syn)]
+        xs, ys = [it["input"] for it in items], [it["masks"] for it in items]
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             loss = segmentation_loss(model(torch.stack(xs)).float(), torch.stack(ys), cfg.pos_weight)
         if pseudo is not None:

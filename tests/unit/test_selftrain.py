@@ -80,10 +80,10 @@ def test_ignore_masks_travel_with_the_crops(tiny_dataset, tmp_path):
     data = SegmentationCrops(ds, stems, CLASSES, 64, 8, seed=1, scale=(0.7, 1.4))
     plain = SegmentationCrops(tiny_dataset, stems, CLASSES, 64, 8, seed=1, scale=(0.7, 1.4))
     for i in range(8):
-        x, y, k = data[i]
-        x0, y0 = plain[i]  # a dataset without ignore masks gives no `known`
-        assert torch.equal(x, x0) and torch.equal(y, y0)  # the same crops as without
-        assert torch.equal(k, 1 - y)
+        item, item0 = data[i], plain[i]
+        assert "known" not in item0  # a dataset without ignore masks gives no `known`
+        assert torch.equal(item["input"], item0["input"]) and torch.equal(item["masks"], item0["masks"])
+        assert torch.equal(item["known"], 1 - item["masks"])
 
 
 def test_pseudo_dataset_holds_every_image_with_its_unsure_band_and_mixes(tiny_dataset, tmp_path):
@@ -121,7 +121,7 @@ def test_pseudo_dataset_holds_every_image_with_its_unsure_band_and_mixes(tiny_da
     crops = SegmentationCrops(tmp_path / "mix", ["syn-img_00000", "pseudo-f0"], CLASSES, 64, 4, seed=0,
                               local_sigma=cfg.local_norm_sigma)
     batch = torch.utils.data.default_collate([crops[i] for i in range(4)])
-    assert len(batch) == 3 and batch[2].shape == batch[1].shape
+    assert batch.keys() == {"input", "masks", "known"} and batch["known"].shape == batch["masks"].shape
     plain = torch.utils.data.default_collate([SegmentationCrops(tiny_dataset, ["img_00000"], CLASSES, 64, 2, seed=0,
                                                                 local_sigma=cfg.local_norm_sigma)[i] for i in range(2)])
     model = build_unet(cfg)

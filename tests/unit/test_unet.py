@@ -181,8 +181,9 @@ def test_worker_processes_prepare_the_same_batches(tiny_dataset):
     data.epoch = 3
     alone, beside = (list(batch_loader(data, UNetConfig(**{**TINY, "workers": w}), 1)) for w in (0, 2))
     assert len(alone) == len(beside) == 3
-    for (xa, ya), (xb, yb) in zip(alone, beside):
-        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    for a, b in zip(alone, beside):
+        assert a.keys() == b.keys() == {"input", "masks"}
+        assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_bf16_inference_stays_close_to_fp32():
@@ -235,3 +236,58 @@ def test_the_fused_optimizer_takes_the_plain_optimizers_steps_and_state():
     a(x).square().mean().backward()
     resumed.step()
     assert resumed.defaults["fused"] and int(resumed.state_dict()["state"][0]["step"]) == 2
+
+
+def test_tubed_skeletons_follow_the_centre_of_each_class_mask():
+    from disloctem.models.unet.data import tubed_skeletons
+
+    masks = np.zeros((3, 64, 64), np.float32)
+    masks[0, 30:35, 5:60] = 1  # a 5-px wide line along row 32
+    skel = tubed_skeletons(masks)
+    assert skel.dtype == np.float32 and not skel[1:].any()  # empty classes stay empty
+    rows = np.nonzero(skel[0, :, 10:55].any(axis=1))[0]  # away from the ends, where it forks to the corners
+    assert list(rows) == [31, 32, 33]
+    assert skel[0, 32, 10:55].all()  # one unbroken band ...
+    assert not (skel[0] > masks[0]).any()  # ... inside the line
+
+
+def test_skeleton_recall_counts_broken_or_faint_centrelines_and_ignores_width():
+    from disloctem.models.unet.train import skeleton_recall_loss
+
+    skel = torch.zeros(1, 3, 32, 32)
+    skel[0, 0, 15:18, 2:30] = 1
+    sure, unsure = 12.0, -12.0
+    exact = torch.full_like(skel, unsure).masked_fill(skel > 0, sure)
+    wide = exact.clone()
+    wide[0, 0, 10:23, 2:30] = sure  # the same line drawn 13 px wide
+    broken = exact.clone()
+    broken[0, 0, :, 16:30] = unsure  # half of the line missing
+    assert skeleton_recall_loss(exact, skel) < 1e-4
+    assert torch.isclose(skeleton_recall_loss(wide, skel), skeleton_recall_loss(exact, skel))
+    assert torch.isclose(skeleton_recall_loss(broken, skel), torch.tensor(0.5), atol=1e-3)
+    logits = torch.zeros_like(skel, requires_grad=True)
+    empty = skeleton_recall_loss(logits, torch.zeros_like(skel))
+    empty.backward()  # no skeleton in the batch: no loss, and a gradient of zeros
+    assert float(empty) == 0 and not logits.grad.any()
+
+
+def test_crops_carry_skeletons_of_their_masks_on_request(tiny_dataset):
+    from disloctem import CLASSES
+    from disloctem.models.unet.data import SegmentationCrops, tubed_skeletons
+    from disloctem.models.unet.train import crops_loss
+
+    kw = dict(scale=(0.7, 1.4), local_sigma=SIGMA)
+    plain = SegmentationCrops(tiny_dataset, ["img_00000", "img_00001"], CLASSES, 64, 4, seed=2, **kw)
+    with_skel = SegmentationCrops(tiny_dataset, ["img_00000", "img_00001"], CLASSES, 64, 4, seed=2,
+                                  skeletons=True, **kw)
+    for i in range(4):
+        a, b = plain[i], with_skel[i]
+        assert torch.equal(a["input"], b["input"]) and torch.equal(a["masks"], b["masks"])
+        assert torch.equal(b["skeleton"], torch.from_numpy(tubed_skeletons(b["masks"].numpy())))
+    batch = torch.utils.data.default_collate([with_skel[i] for i in range(4)])
+    assert batch["skeleton"].sum() > 0
+    model = build_unet(UNetConfig(**TINY))
+    torch.manual_seed(0)
+    base = crops_loss(model, batch, torch.device("cpu"), 3.0)
+    assert torch.isclose(crops_loss(model, batch, torch.device("cpu"), 3.0, 0.0), base)
+    assert crops_loss(model, batch, torch.device("cpu"), 3.0, 1.0) > base + 0.1  # an untrained net misses centrelines

@@ -4,6 +4,9 @@ A dataset may also hold ``ignore/<class>/<stem>.png`` (nonzero: no loss for that
 pixel). Pseudo-labelled real images have it (:mod:`disloctem.selftrain`): where the model that
 labelled them was unsure, the label is neither line nor background. Samples carry it as
 ``known``, 1 where a pixel's label counts and 0 where it is ignored (all ones without the folder).
+
+Training crops may also carry each class's skeleton, the centreline of its mask widened to 3 px,
+for the skeleton recall term of the loss (:func:`disloctem.models.unet.train.skeleton_recall_loss`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from skimage.morphology import skeletonize
 
 from ... import IGNORE_DIR
 from ..common import augment_photometric, input_channels, random_geometric
@@ -100,17 +104,34 @@ def random_crop(img: Array, masks: Array, crop: int, rng: np.random.Generator,
     return img, masks
 
 
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+
+
+def tubed_skeletons(masks: Array) -> Array:
+    """Each class mask's skeleton (scikit-image), dilated by a 3x3 cross so it stays a connected
+    band of about 3 px through zoom and rotation ("tubed", Kirchhoff et al. 2024). (C, H, W) 0/1
+    float32 in and out; an empty mask gives an empty skeleton."""
+    out = np.zeros_like(masks, dtype=np.float32)
+    for c, mask in enumerate(masks):
+        if mask.any():
+            out[c] = cv2.dilate(skeletonize(mask > 0.5).astype(np.uint8), _CROSS)
+    return out
+
+
 class SegmentationCrops(torch.utils.data.Dataset):
-    """Random augmented crops: network input channels and masks, and ``known`` (see the module
-    docstring) where the dataset has ignore masks; item ``i`` of epoch ``e`` is seeded by (seed,
-    e, i); decoded images are kept in memory up to ``cache_mb``."""
+    """Random augmented crops, each a dict of tensors: ``input`` (network input channels),
+    ``masks``, ``known`` (see the module docstring) where the dataset has ignore masks, and
+    ``skeleton`` (:func:`tubed_skeletons` of the cropped masks) when ``skeletons`` is set. Item
+    ``i`` of epoch ``e`` is seeded by (seed, e, i); decoded images are kept in memory up to
+    ``cache_mb``."""
 
     def __init__(self, dataset_dir: str | Path, stems: list[str], classes: tuple[str, ...],
                  crop: int, length: int, seed: int, augment: bool = True,
                  scale: tuple[float, float] = (1.0, 1.0), cache_mb: float = 0.0,
-                 local_sigma: float | None = None, p_invert: float = 0.0):
+                 local_sigma: float | None = None, p_invert: float = 0.0, skeletons: bool = False):
         self.cache = SampleCache(Path(dataset_dir), classes, cache_mb)
         self.has_ignore = (Path(dataset_dir) / IGNORE_DIR).is_dir()
+        self.skeletons = skeletons
         self.stems = stems
         self.crop = crop
         self.length = length
@@ -124,7 +145,7 @@ class SegmentationCrops(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.length
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, i])
         img, masks, ignore = self.cache.get(self.stems[int(rng.integers(len(self.stems)))])
         n = len(masks)
@@ -134,8 +155,10 @@ class SegmentationCrops(torch.utils.data.Dataset):
         img, labels = random_geometric([img, labels], rng)
         if self.augment:
             img = augment_photometric(img, rng, self.p_invert)
-        x, y = torch.from_numpy(input_channels(img, self.local_sigma)), torch.from_numpy(labels[:n])
-        if not self.has_ignore:
-            return x, y
-        known = np.ones_like(labels[:n]) if ignore is None else 1 - labels[n:]
-        return x, y, torch.from_numpy(known)
+        item = {"input": torch.from_numpy(input_channels(img, self.local_sigma)),
+                "masks": torch.from_numpy(labels[:n])}
+        if self.has_ignore:
+            item["known"] = torch.from_numpy(np.ones_like(labels[:n]) if ignore is None else 1 - labels[n:])
+        if self.skeletons:
+            item["skeleton"] = torch.from_numpy(tubed_skeletons(labels[:n]))
+        return item

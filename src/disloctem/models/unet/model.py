@@ -18,6 +18,7 @@ class UNetConfig(TrainingConfig):
     decoder_channels: tuple[int, ...] = (128, 64, 32, 16, 16)
     classes: tuple[str, ...] = CLASSES
     pos_weight: float = 3.0  # BCE weight of line pixels (lines are ~2 % of pixels)
+    skeleton_recall: float = 0.0  # weight of the skeleton recall term of the loss (train.skeleton_recall_loss)
     cache_mb: float = 1024.0  # training images kept decoded in memory (0.36 MB per 512^2 image); 0: none
     # a second input channel, the image standardised in a Gaussian window of this many px
     # (common.normalise_local); None: the globally standardised image alone
