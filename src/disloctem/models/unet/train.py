@@ -65,7 +65,8 @@ def crops_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], device: t
 
 def validate(model: torch.nn.Module, dataset_dir: Path, stems: list[str], cfg: UNetConfig,
              device: torch.device) -> tuple[float, float]:
-    """Mean loss and mean hard Dice (threshold 0.5, classes present only, ignored pixels left
+    """Mean loss (:func:`segmentation_loss`, without the skeleton recall term, so it compares
+    across models) and mean hard Dice (threshold 0.5, classes present only, ignored pixels left
     out) on whole val images (called in eval mode without gradients)."""
     losses, dices = [], []
     for stem in stems:
