@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from .geometry import chord_deviations, polyline_length, straight_runs
 from .io import AnnotatedLine, labelme_document, readable_images, write_json
@@ -37,6 +40,7 @@ def is_long_straight(points: Array, diagonal: float, params: PostprocessParams) 
 
 
 CLASS_DOUBT = 0.2  # mean class probabilities closer than this leave the class in doubt
+COLLINEAR_MAX_DEG = 5.0  # straight pieces whose chords differ by more than this never lie on one line
 
 
 def line_pieces(dense: Array, diagonal: float, params: PostprocessParams) -> list[tuple[Array, bool]]:
@@ -51,6 +55,76 @@ def line_pieces(dense: Array, diagonal: float, params: PostprocessParams) -> lis
     return [(piece, run) for piece, run in straight_runs(dense, params.trace_min_fraction * diagonal,
                                                          params.straight_run_px)
             if polyline_length(piece) >= params.min_length]
+
+
+def collinear_gap(a: Array, b: Array, lateral_px: float) -> float | None:
+    """The gap (px) between two straight polylines that lie on one line, measured along the chord
+    of the longer; negative where they overlap. None where they do not lie on one line: chords
+    more than :data:`COLLINEAR_MAX_DEG` apart, or an end of the shorter farther than
+    ``lateral_px`` from the longer's chord line."""
+    ref, other = (a, b) if polyline_length(a) >= polyline_length(b) else (b, a)
+    chord, other_chord = ref[-1] - ref[0], other[-1] - other[0]
+    norm, other_norm = float(np.hypot(*chord)), float(np.hypot(*other_chord))
+    if norm < 1e-9 or other_norm < 1e-9:
+        return None
+    d = chord / norm
+    if abs(float(d @ other_chord)) / other_norm < math.cos(math.radians(COLLINEAR_MAX_DEG)):
+        return None
+    ends = np.array([other[0], other[-1]], dtype=np.float64) - ref[0]
+    if float(np.abs(ends @ np.array([-d[1], d[0]])).max()) > lateral_px:
+        return None
+    along = np.sort(ends @ d)
+    return float(max(along[0] - norm, -along[1]))
+
+
+def join_collinear_runs(pieces: list[tuple[Array, bool]], diagonal: float, params: PostprocessParams
+                        ) -> list[tuple[Array, bool]]:
+    """Straight pieces that lie on one line (:func:`collinear_gap`, within ``straight_run_px``),
+    with gaps of up to ``trace_join_gap`` x the shortest trace (``trace_min_fraction`` x
+    ``diagonal``) between them or overlapping by at most ``straight_run_px``, joined into one
+    piece flagged long and straight, where the joined line is straight (:func:`is_long_straight`).
+    A slip trace is straight (a slip plane cut by the flat foil surface) and a model loses
+    stretches of a faint one and calls others a dislocation, so it comes out as collinear
+    pieces, each too short to be called a trace; joined, it is one. Pieces that would not make a
+    trace together stay as they are."""
+    limit = params.trace_join_gap * params.trace_min_fraction * diagonal
+    straight = [i for i, (piece, _) in enumerate(pieces) if is_straight(piece, params.straight_tolerance)]
+    if limit <= 0 or len(straight) < 2:
+        return pieces
+    chords = np.array([pieces[i][0][-1] - pieces[i][0][0] for i in straight], dtype=np.float64)
+    angle = np.arctan2(chords[:, 1], chords[:, 0])
+    near = np.abs(np.sin(angle[:, None] - angle[None, :])) <= math.sin(math.radians(COLLINEAR_MAX_DEG))
+    rows, cols = [], []
+    for a, b in zip(*np.nonzero(np.triu(near, 1))):  # only nearly parallel pairs are measured
+        i, j = straight[a], straight[b]
+        gap = collinear_gap(pieces[i][0], pieces[j][0], params.straight_run_px)
+        if gap is not None and -params.straight_run_px <= gap <= limit:
+            rows.append(i)
+            cols.append(j)
+    if not rows:
+        return pieces
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(pieces), len(pieces)))
+    _, label = connected_components(graph, directed=False)
+    out = []
+    for group in (np.flatnonzero(label == g) for g in range(label.max() + 1)):
+        if len(group) == 1:
+            out.append(pieces[group[0]])
+            continue
+        joined = join_along_line([pieces[i][0] for i in group])
+        if is_long_straight(joined, diagonal, params):
+            out.append((joined, True))
+        else:
+            out.extend(pieces[i] for i in group)
+    return out
+
+
+def join_along_line(polylines: list[Array]) -> Array:
+    """Polylines that lie on one line, each turned to run in the direction of the longest and
+    chained in the order of their starts along it."""
+    ref = max(polylines, key=polyline_length)
+    d = ref[-1] - ref[0]
+    turned = [p if float((p[-1] - p[0]) @ d) >= 0 else p[::-1] for p in polylines]
+    return np.concatenate(sorted(turned, key=lambda p: float((p[0] - ref[0]) @ d)))
 
 
 def line_class(mean: Array, classes: tuple[str, ...], long_straight: bool, straight: bool) -> int:
@@ -78,8 +152,9 @@ def probabilities_to_lines(probs: Array, classes: tuple[str, ...], params: Postp
     is not reported twice; skeleton paths are cut where the most probable class changes along
     them (confidently, over ``class_run`` px) and joined across junctions only when those
     classes agree. Long straight runs are then cut from the rest of a line
-    (:func:`line_pieces`), and each piece takes its class from its mean probabilities and its
-    shape (:func:`line_class`); its score is the mean probability of that class.
+    (:func:`line_pieces`), straight pieces on one line are joined into one trace
+    (:func:`join_collinear_runs`), and each piece takes its class from its mean probabilities
+    and its shape (:func:`line_class`); its score is the mean probability of that class.
     """
     lines, scores = [], []
     shape = np.array(probs.shape[1:])
@@ -99,13 +174,14 @@ def probabilities_to_lines(probs: Array, classes: tuple[str, ...], params: Postp
         labels[top[-1] - top[-2] < CLASS_DOUBT] = int(np.argmax(p.mean(axis=1)))
         return labels
 
-    for _, dense in mask_to_lines(line_mask(probs.max(axis=0), params), params, point_labels):
-        for piece, long_straight in line_pieces(dense, diagonal, params):
-            mean = along(piece).mean(axis=1)
-            best = line_class(mean, classes, long_straight,
-                              long_straight or is_straight(piece, params.straight_tolerance))
-            lines.append(AnnotatedLine(classes[best], piece))
-            scores.append(float(mean[best]))
+    pieces = [piece for _, dense in mask_to_lines(line_mask(probs.max(axis=0), params), params, point_labels)
+              for piece in line_pieces(dense, diagonal, params)]
+    for piece, long_straight in join_collinear_runs(pieces, diagonal, params):
+        mean = along(piece).mean(axis=1)
+        best = line_class(mean, classes, long_straight,
+                          long_straight or is_straight(piece, params.straight_tolerance))
+        lines.append(AnnotatedLine(classes[best], piece))
+        scores.append(float(mean[best]))
     return lines, scores
 
 

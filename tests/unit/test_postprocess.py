@@ -245,6 +245,58 @@ def test_doubtful_or_flickering_class_does_not_cut_a_line():
     assert len(lines) == 1 and polyline_length(lines[0].points) == pytest.approx(180, abs=6)
 
 
+def test_collinear_gap_is_measured_along_the_line_in_either_order():
+    from disloctem.inference import collinear_gap
+
+    a = np.array([[10.0, 50.0], [110.0, 50.0]])
+    b = np.array([[150.0, 51.0], [200.0, 51.5]])
+    assert collinear_gap(a, b, 5.0) == pytest.approx(40.0)
+    assert collinear_gap(b[::-1], a[::-1], 5.0) == pytest.approx(40.0)  # order and direction do not matter
+    assert collinear_gap(a, np.array([[100.0, 50.0], [150.0, 50.0]]), 5.0) == pytest.approx(-10.0)  # overlap
+    assert collinear_gap(a, b + [0.0, 8.0], 5.0) is None  # parallel, 8 px to the side: a neighbour in a pile-up
+    tilted = np.array([[150.0, 50.0], [150.0 + 50 * np.cos(0.17), 50.0 + 50 * np.sin(0.17)]])  # 10 degrees
+    assert collinear_gap(a, tilted, 5.0) is None
+
+
+def test_collinear_pieces_with_a_gap_are_joined_into_one_trace():
+    """A slip trace the model lost for 40 px, with nearly the same dislocation and slip-trace
+    probability elsewhere (as the models of a short training give a trace), comes out as two
+    collinear pieces, each too short to be a trace and so called a dislocation; joined, they are
+    one slip trace. The dislocations of a pile-up beside it (parallel, 8 px apart) stay apart."""
+    from disloctem.inference import probabilities_to_lines
+
+    def line(*segment):
+        return draw(*segment, shape=(400, 400))
+
+    probs = np.zeros((3, 400, 400), np.float32)
+    trace = line(((10, 100), (160, 100)), ((200, 100), (390, 100)))
+    probs[0][trace], probs[1][trace] = 0.8, 0.7
+    for y in (150, 158, 166):
+        probs[0][line(((60, y), (200, y)))] = 0.9
+    classes = ("dislocation", "slip_trace", "grain_boundary")
+    lines, _ = probabilities_to_lines(probs, classes, PostprocessParams())
+    assert sorted(ln.cls for ln in lines) == ["dislocation"] * 3 + ["slip_trace"]
+    trace_line = next(ln for ln in lines if ln.cls == "slip_trace")
+    assert polyline_length(trace_line.points) == pytest.approx(380, abs=8)
+    apart, _ = probabilities_to_lines(probs, classes, PostprocessParams(trace_join_gap=0.0))
+    assert sorted(round(polyline_length(ln.points), -1) for ln in apart if ln.points[:, 1].mean() < 120) == [150, 190]
+    assert all(ln.cls == "dislocation" for ln in apart)
+
+
+def test_collinear_pieces_too_short_together_or_too_far_apart_stay_apart():
+    from disloctem.inference import join_collinear_runs
+
+    params = PostprocessParams()  # 500 x 500: traces from 247 px, gaps bridged up to 124 px
+    diagonal = float(np.hypot(500, 500))
+    short = [(np.array([[10.0, 50.0], [70.0, 50.0]]), False), (np.array([[100.0, 50.0], [160.0, 50.0]]), False)]
+    assert join_collinear_runs(short, diagonal, params) == short  # 150 px together: no trace
+    far = [(np.array([[0.0, 50.0], [120.0, 50.0]]), False), (np.array([[250.0, 50.0], [490.0, 50.0]]), True)]
+    assert join_collinear_runs(far, diagonal, params) == far  # 130 px apart
+    near = [far[0], (far[1][0] - [20.0, 0.0], True)]
+    joined = join_collinear_runs(near, diagonal, params)
+    assert len(joined) == 1 and joined[0][1] and len(joined[0][0]) == 4
+
+
 @pytest.mark.parametrize("specks", [3, 200])  # few small components are cleared in their boxes, many by a lookup
 def test_small_components_are_dropped_and_large_ones_kept_whole(specks):
     mask = draw(((10, 100), (190, 100)), ((100, 10), (100, 60)))
