@@ -43,7 +43,7 @@ class PostprocessParams:
     straight_tolerance: float = 0.05  # slip traces / grain boundaries stay within this x length + 2 px of their chord
     trace_min_fraction: float = 0.35  # straight lines (or runs) at least this x image diagonal long are traces
     straight_run_px: float = 5.0  # a straight run within a line stays this close to its chord (a band's edges and more)
-    trace_join_gap: float = 0.5  # collinear straight pieces join into one trace across gaps up to this x the shortest trace; 0: off
+    trace_join_gap: float = 0.5  # collinear straight pieces join across gaps up to this x the shortest trace; 0: off
     class_run: int = 21  # a class must hold this many skeleton pixels along a line to cut it there
 
 
