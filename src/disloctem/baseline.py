@@ -11,7 +11,9 @@ Steps for one micrograph (grey, any size):
    ``low_z``. The thresholds are statistical (how unusual a ridge is in its own image), not fitted
    to any annotated set.
 3. :func:`disloctem.postprocess.mask_to_lines` turns the mask into splines.
-4. A line that is straight and at least ``postprocess.trace_min_fraction`` of the image diagonal
+4. Straight lines that lie on one line are joined into one trace where together they make a
+   long straight line (:func:`disloctem.inference.join_collinear_runs`), as for the U-Net.
+5. A line that is straight and at least ``postprocess.trace_min_fraction`` of the image diagonal
    long (:func:`disloctem.inference.is_long_straight`) is called a slip trace, every
    other line a dislocation: the geometric rule the generator itself follows (traces are long and
    straight).
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from skimage.filters import apply_hysteresis_threshold, sato
 
-from .inference import LinePredictor, is_long_straight
+from .inference import LinePredictor, is_long_straight, join_collinear_runs
 from .io import AnnotatedLine
 from .postprocess import PostprocessParams, mask_to_lines
 
@@ -83,8 +85,9 @@ def baseline_predictor(params: BaselineParams = BaselineParams(),
     line is 1 (the baseline has no confidence)."""
 
     def predict(img: Array) -> tuple[list[AnnotatedLine], list[float]]:
+        traced = [(dense, False) for _, dense in mask_to_lines(ridge_mask(img, params), post)]
         lines = [AnnotatedLine(classify_line(dense, img.shape, post), dense)
-                 for _, dense in mask_to_lines(ridge_mask(img, params), post)]
+                 for dense, _ in join_collinear_runs(traced, float(np.hypot(*img.shape)), post)]
         return lines, [1.0] * len(lines)
 
     return predict

@@ -59,3 +59,16 @@ def test_baseline_predicts_both_lines_with_classes():
     classes = sorted(ln.cls for ln in lines)
     assert "slip_trace" in classes and "dislocation" in classes
     assert len(lines) <= 4 and scores == [1.0] * len(lines)
+
+
+def test_baseline_joins_a_trace_broken_by_a_gap():
+    """A long straight line with a stretch the ridge filter misses (30 px of no contrast) comes
+    out as one slip trace, not as two short dislocations."""
+    rng = np.random.default_rng(1)
+    img = np.full((200, 200), 0.6, np.float32) + rng.normal(0, 0.03, (200, 200)).astype(np.float32)
+    cv2.line(img, (5, 100), (85, 100), 0.35, 2)
+    cv2.line(img, (115, 100), (195, 100), 0.35, 2)
+    lines, _ = baseline_predictor()(img)
+    assert [ln.cls for ln in lines] == ["slip_trace"]
+    apart, _ = baseline_predictor(post=PostprocessParams(trace_join_gap=0.0))(img)
+    assert sorted(ln.cls for ln in apart) == ["dislocation", "dislocation"]
