@@ -122,3 +122,21 @@ def test_self_training_benchmark_scores_three_models_on_every_set(tiny_dataset, 
     rows = re.findall(r"^(as given|control \(synthetic only\)|self-trained)\s+ds\s+dislocation\s+line F1 ([\d.]+)"
                       r"\s+centreline F1 ([\d.]+|nan)", res.stdout, flags=re.M)
     assert [r[0] for r in rows] == ["as given", "control (synthetic only)", "self-trained"], res.stdout
+
+
+def test_clean_line_images_and_the_share_of_their_length_found():
+    import importlib.util
+
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location("bench_clean_lines", REPO / "bench" / "bench_clean_lines.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    img, lines, on = bench.lines_image(6, 0.4, 0.01, np.random.default_rng(0))
+    assert img.shape == (512, 512) and len(lines) == 6
+    assert abs(float(img[on].mean()) - 0.6 * 0.6) < 0.05 and abs(float(img[~on].mean()) - 0.6) < 0.01
+    assert bench.found_share(lines, lines) == 1.0
+    assert bench.found_share(lines, []) == 0.0
+    half = [np.array([ln[0], (ln[0] + ln[1]) / 2]) for ln in lines]
+    assert abs(bench.found_share(lines, half) - 0.5) < 0.02
+    assert bench.found_share(lines, [ln + [0.0, 10.0] for ln in lines]) == 0.0  # 10 px off: not found
