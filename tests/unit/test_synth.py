@@ -538,3 +538,31 @@ def test_scale_bar_is_a_straight_solid_bar_with_its_length_written_beside_it():
     assert 2 <= len(full_rows) <= 10 and np.all(np.diff(full_rows) == 1)  # one bar, 2-10 px thick
     text_rows = np.flatnonzero((stamp.ink > 0.5).any(axis=1) & ~np.isin(np.arange(stamp.shape[0]), full_rows))
     assert len(text_rows) >= 5  # the label above or below it
+
+
+def test_an_even_background_keeps_the_shading_and_loses_the_texture():
+    from disloctem.synth.backgrounds import PerlinParams, render_perlin_background
+    from disloctem.synth.render import even_out
+
+    background = render_perlin_background(PerlinParams(size=256), np.random.default_rng(3))
+    even = even_out(background)
+    fine = background - cv2.GaussianBlur(background, (0, 0), 4.0)
+    fine_even = even - cv2.GaussianBlur(even, (0, 0), 4.0)
+    assert fine_even.std() < 0.05 * fine.std()
+    assert abs(float(even.mean()) - float(background.mean())) < 0.01
+    assert np.corrcoef(cv2.resize(even, (8, 8), interpolation=cv2.INTER_AREA).ravel(),
+                       cv2.resize(background, (8, 8), interpolation=cv2.INTER_AREA).ravel())[0, 1] > 0.7
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_a_share_of_images_is_rendered_on_an_even_background(share):
+    from disloctem.synth.backgrounds import PerlinParams, render_perlin_background
+    from disloctem.synth.render import render_image
+
+    params = replace(RenderParams(**PLAIN), p_even_background=share, specks=(0, 0), blobs=(0, 0),
+                     bend_contours=(0, 0), p_fringes=0.0, blur=(0.0, 0.0), noise=(0.0, 0.0), p_annotations=0.0)
+    background = render_perlin_background(replace(PerlinParams(size=256), mottle=(0.06, 0.06)),
+                                          np.random.default_rng(3))
+    free = render_image(background, [], params, np.random.default_rng(4)).line_free
+    fine = free - cv2.GaussianBlur(free, (0, 0), 4.0)
+    assert (fine.std() < 0.005) == (share == 1.0)

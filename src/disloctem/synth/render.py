@@ -44,6 +44,7 @@ class RenderParams:
     side_lobe_gap: Range = (0.5, 3.0)  # px between the line's edge and the fringe
     p_trace_step: float = 0.3  # slip traces across which the foil's brightness changes (a surface step)
     trace_step: Range = (0.02, 0.08)  # that brightness change, +-
+    p_even_background: float = 0.15  # images whose background texture is smoothed away (a clean, even foil)
     p_annotations: float = 0.5  # images with burned-in scale bar, arrow or text (unlabelled; synth.annotations)
     label_width: int = 3  # width of lines in the semantic and instance masks, px
     min_line_snr: float = 1.0  # lines below this line_snr are drawn but not labelled (0: label every line)
@@ -293,12 +294,29 @@ def add_surface_steps(img: Array, lines: list[Line], params: RenderParams, rng: 
             add_step_across(img, line, float(rng.choice([-1, 1]) * rng.uniform(*params.trace_step)))
 
 
+# Gaussian sigma (px) that smooths a background's texture away and keeps its shading: wider than
+# the mottle and the fine Perlin octaves, narrower than illumination gradients and vignetting
+EVEN_BACKGROUND_SIGMA = 24.0
+
+
+def even_out(background: Array) -> Array:
+    """The background of a clean, evenly thin foil: ``background`` with its texture finer than
+    :data:`EVEN_BACKGROUND_SIGMA` smoothed away and its broad shading (illumination, thickness)
+    kept. On it a strong line stands many standard deviations out of the image, as in a
+    well-prepared bright-field micrograph (docs/design.md, "Strong lines on clean backgrounds")."""
+    return cv2.GaussianBlur(background, (0, 0), EVEN_BACKGROUND_SIGMA, borderType=cv2.BORDER_REFLECT)
+
+
 def render_image(background: Array, lines: list[Line], params: RenderParams,
                  rng: np.random.Generator) -> Rendering:
     """The synthetic micrograph (uint8) of ``lines`` on a float32 [0, 1] ``background``, with the
     same micrograph rendered without the lines (for :func:`line_snr`). Both share every random
-    draw, so the micrograph does not depend on the second one being made."""
+    draw, so the micrograph does not depend on the second one being made. A share
+    ``p_even_background`` of the images is rendered on the background evened out
+    (:func:`even_out`); no random number is drawn for it when that share is 0."""
     img = background.astype(np.float32, copy=True)
+    if params.p_even_background > 0 and rng.random() < params.p_even_background:
+        img = even_out(img)
     for line in lines:
         if line.cls == "grain_boundary":
             add_step_across(img, line, float(rng.choice([-1, 1]) * rng.uniform(*params.gb_step)))
