@@ -264,7 +264,7 @@ def unet_predictor(weights: str | Path, params: PostprocessParams, device: str =
     bf16 = autocast_bf16(dev, precision)
 
     def predict(img: Array) -> tuple[list[AnnotatedLine], list[float]]:
-        probs = predict_probabilities(model, img, dev, tta, bf16, cfg.local_norm_sigma)
+        probs = predict_probabilities(model, img, dev, tta, bf16, cfg.local_norm_sigma, cfg.global_clip)
         return probabilities_to_lines(probs, cfg.classes, params)
 
     return predict

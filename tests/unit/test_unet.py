@@ -31,6 +31,20 @@ def test_models_saved_before_the_local_channel_load_with_one_channel():
     assert UNetConfig.from_dict(UNetConfig(**TINY).to_dict()).local_norm_sigma == SIGMA
 
 
+def test_models_saved_before_the_clip_predict_from_unclipped_input():
+    old = {k: v for k, v in UNetConfig(**TINY).to_dict().items() if k != "global_clip"}
+    assert UNetConfig.from_dict(old).global_clip is None
+    assert UNetConfig.from_dict(UNetConfig(**TINY).to_dict()).global_clip == common.GLOBAL_CLIP
+
+
+def test_a_strong_line_on_an_even_background_is_clipped_in_the_global_channel_only():
+    img = np.full((256, 256), 0.6, np.float32) + np.random.default_rng(0).normal(0, 0.005, (256, 256)).astype(np.float32)
+    img[100:103, :] *= 0.6  # takes 40 % of the intensity: about -9 standard deviations of the image
+    free, clipped = input_channels(img, 16.0), input_channels(img, 16.0, global_clip=3.0)
+    assert free[0, 100:103].mean() < -8 and np.allclose(clipped[0, 100:103], -3.0)
+    assert np.array_equal(free[1], clipped[1]) and np.array_equal(free[0, 10:90], clipped[0, 10:90])
+
+
 def test_local_normalisation_removes_illumination_and_lifts_faint_lines():
     y, x = np.mgrid[0:256, 0:256].astype(np.float32)
     img = 0.2 + 0.6 * x / 255  # a strong illumination ramp

@@ -89,11 +89,20 @@ def local_mean_std(img: Array, sigma: float) -> tuple[Array, Array]:
     return mean, np.sqrt(var)
 
 
-def input_channels(img: Array, local_sigma: float | None) -> Array:
-    """The network input (C, H, W float32) of a grey image: the image standardised as a whole,
-    and, with ``local_sigma``, standardised locally as well (:func:`normalise_local`)."""
+# the globally standardised channel is clipped to +- this many standard deviations: about 2 % of
+# the line pixels of the synthetic training crops lie beyond it, while a strong line on a clean,
+# even background lies at -10 or beyond, where a model trained without the clip finds nothing
+# (docs/design.md, "Strong lines on clean backgrounds"); the local channel keeps the detail
+GLOBAL_CLIP = 3.0
+
+
+def input_channels(img: Array, local_sigma: float | None, global_clip: float | None = None) -> Array:
+    """The network input (C, H, W float32) of a grey image: the image standardised as a whole
+    (clipped to +- ``global_clip`` where given), and, with ``local_sigma``, standardised locally
+    as well (:func:`normalise_local`, from the unclipped image)."""
     grey = normalise(img)
-    return np.stack([grey, _standardise_locally(grey, local_sigma)] if local_sigma else [grey])
+    first = grey if global_clip is None else np.clip(grey, -global_clip, global_clip)
+    return np.stack([first, _standardise_locally(grey, local_sigma)] if local_sigma else [first])
 
 
 def augment_photometric(img: Array, rng: np.random.Generator, p_invert: float = 0.0) -> Array:

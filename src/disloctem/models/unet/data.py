@@ -128,7 +128,8 @@ class SegmentationCrops(torch.utils.data.Dataset):
     def __init__(self, dataset_dir: str | Path, stems: list[str], classes: tuple[str, ...],
                  crop: int, length: int, seed: int, augment: bool = True,
                  scale: tuple[float, float] = (1.0, 1.0), cache_mb: float = 0.0,
-                 local_sigma: float | None = None, p_invert: float = 0.0, skeletons: bool = False):
+                 local_sigma: float | None = None, p_invert: float = 0.0, skeletons: bool = False,
+                 global_clip: float | None = None):
         self.cache = SampleCache(Path(dataset_dir), classes, cache_mb)
         self.has_ignore = (Path(dataset_dir) / IGNORE_DIR).is_dir()
         self.skeletons = skeletons
@@ -140,6 +141,7 @@ class SegmentationCrops(torch.utils.data.Dataset):
         self.augment = augment
         self.scale = scale
         self.local_sigma = local_sigma
+        self.global_clip = global_clip
         self.p_invert = p_invert
 
     def __len__(self) -> int:
@@ -155,7 +157,7 @@ class SegmentationCrops(torch.utils.data.Dataset):
         img, labels = random_geometric([img, labels], rng)
         if self.augment:
             img = augment_photometric(img, rng, self.p_invert)
-        item = {"input": torch.from_numpy(input_channels(img, self.local_sigma)),
+        item = {"input": torch.from_numpy(input_channels(img, self.local_sigma, self.global_clip)),
                 "masks": torch.from_numpy(labels[:n])}
         if self.has_ignore:
             item["known"] = torch.from_numpy(np.ones_like(labels[:n]) if ignore is None else 1 - labels[n:])

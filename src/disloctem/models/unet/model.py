@@ -8,7 +8,7 @@ import segmentation_models_pytorch as smp
 import torch
 
 from ... import CLASSES
-from ..common import LOCAL_NORM_SIGMA
+from ..common import GLOBAL_CLIP, LOCAL_NORM_SIGMA
 from ..training import TrainingConfig
 
 
@@ -23,11 +23,14 @@ class UNetConfig(TrainingConfig):
     # a second input channel, the image standardised in a Gaussian window of this many px
     # (common.normalise_local); None: the globally standardised image alone
     local_norm_sigma: float | None = LOCAL_NORM_SIGMA
+    # the globally standardised channel is clipped to +- this (common.GLOBAL_CLIP); None: not clipped
+    global_clip: float | None = GLOBAL_CLIP
 
     @classmethod
     def from_dict(cls, d: dict) -> "UNetConfig":
-        # models saved before the local channel existed have one input channel
-        return super().from_dict({"local_norm_sigma": None, **d})
+        # models saved before the local channel (or the clip) existed have one input channel
+        # (or an unclipped one)
+        return super().from_dict({"local_norm_sigma": None, "global_clip": None, **d})
 
     @property
     def in_channels(self) -> int:

@@ -20,14 +20,16 @@ def load_unet(weights: str | Path, device: str = "auto") -> tuple[torch.nn.Modul
 
 @torch.no_grad()
 def predict_probabilities(model: torch.nn.Module, img: Array, device: torch.device, tta: bool = False,
-                          bf16: bool = False, local_sigma: float | None = None) -> Array:
+                          bf16: bool = False, local_sigma: float | None = None,
+                          global_clip: float | None = None) -> Array:
     """Per-class line probabilities (C, H, W, float32) of a float [0, 1] grayscale image.
 
     ``tta`` averages the probabilities of the four flips of the image (test-time augmentation:
     four times the inference cost, steadier lines on unfamiliar images). ``bf16`` runs the
     network under bf16 autocast (half the time on a CPU with native bf16; probabilities within
     about 0.02 of fp32), the sigmoid and the averaging in fp32. ``local_sigma`` must be the
-    model's ``UNetConfig.local_norm_sigma`` (the input channels it was trained on).
+    model's ``UNetConfig.local_norm_sigma`` and ``global_clip`` its ``UNetConfig.global_clip``
+    (the input channels it was trained on).
     """
     flips = [(), (-1,), (-2,), (-2, -1)] if tta else [()]
 
@@ -41,4 +43,4 @@ def predict_probabilities(model: torch.nn.Module, img: Array, device: torch.devi
             total = total + (torch.flip(p, dims) if dims else p)
         return (total / len(flips))[0].float().cpu().numpy()
 
-    return predict_tiled(run, input_channels(img, local_sigma))
+    return predict_tiled(run, input_channels(img, local_sigma, global_clip))
