@@ -20,3 +20,13 @@ def test_tiles_are_embedded_at_most_twice_their_display_width():
     small = np.full((300, 200, 3), 128, np.uint8)
     tile = decoded(tile_data_uri(small, 360))
     assert tile.shape == (300, 200, 3) and abs(int(tile.mean()) - 128) <= 1
+
+
+def test_study_models_trained_for_minutes_are_flagged_as_indicative():
+    from disloctem.report import study_budget_note
+
+    config = {"datasets": {"ft1_A": {"train": {"time_budget_min": 0.5}}, "real_A": {"train": {"time_budget_min": 0.8}},
+                           "mixed_A": {"train": {"time_budget_min": 30}}, "paper_A": {"train": {}}}}
+    note = study_budget_note(config, ["ft1_A", "real_A", "mixed_A"])
+    assert "at most 0.8 minutes" in note and "indicative" in note
+    assert study_budget_note(config, ["mixed_A", "paper_A"]) == ""
