@@ -75,7 +75,8 @@ def fine_tune(model: torch.nn.Module, cfg, synthetic: SegmentationCrops, pseudo:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             loss = segmentation_loss(model(torch.stack(xs)).float(), torch.stack(ys), cfg.pos_weight)
         if pseudo is not None:
-            rx, rt, rk = zip(*(real_crop(pseudo, cfg.crop, cfg.local_norm_sigma, cfg.global_clip, rng) for _ in range(2)))
+            rx, rt, rk = zip(*(real_crop(pseudo, cfg.crop, cfg.local_norm_sigma, cfg.global_clip, rng)
+                               for _ in range(2)))
             c = min(a.shape[-1] for a in rx)
             x, t, k = (torch.from_numpy(np.stack([a[..., :c, :c] for a in arrs])) for arrs in (rx, rt, rk))
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -110,8 +111,8 @@ def main() -> None:
     for rs in sets:
         for path in sorted(rs.images.values()):
             img = read_grayscale(path)
-            on, unsure = pseudo_labels(predict_probabilities(model, img, dev, True, bf16, cfg.local_norm_sigma, cfg.global_clip),
-                                       args.hi, args.lo)
+            probs = predict_probabilities(model, img, dev, True, bf16, cfg.local_norm_sigma, cfg.global_clip)
+            on, unsure = pseudo_labels(probs, args.hi, args.lo)
             pseudo.append((img, on.astype(np.float32), (~unsure).astype(np.float32)))
     print(f"pseudo-labels of {len(pseudo)} images in {time.perf_counter() - start:.0f} s")
     synthetic = SegmentationCrops(args.data, read_splits(args.data)["train"], cfg.classes, cfg.crop,

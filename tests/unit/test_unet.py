@@ -38,7 +38,8 @@ def test_models_saved_before_the_clip_predict_from_unclipped_input():
 
 
 def test_a_strong_line_on_an_even_background_is_clipped_in_the_global_channel_only():
-    img = np.full((256, 256), 0.6, np.float32) + np.random.default_rng(0).normal(0, 0.005, (256, 256)).astype(np.float32)
+    noise = np.random.default_rng(0).normal(0, 0.005, (256, 256)).astype(np.float32)
+    img = np.full((256, 256), 0.6, np.float32) + noise
     img[100:103, :] *= 0.6  # takes 40 % of the intensity: about -9 standard deviations of the image
     free, clipped = input_channels(img, 16.0), input_channels(img, 16.0, global_clip=3.0)
     assert free[0, 100:103].mean() < -8 and np.allclose(clipped[0, 100:103], -3.0)
