@@ -91,7 +91,7 @@ def local_mean_std(img: Array, sigma: float) -> tuple[Array, Array]:
 
 # the globally standardised channel is clipped to +- this many standard deviations: about 2 % of
 # the line pixels of the synthetic training crops lie beyond it, while a strong line on a clean,
-# even background lies at -10 or beyond, where a model trained without the clip finds nothing
+# even background lies at -9 or further out, where a model trained without the clip finds nothing
 # (docs/design.md, "Strong lines on clean backgrounds"); the local channel keeps the detail
 GLOBAL_CLIP = 3.0
 
