@@ -387,14 +387,17 @@ SHORT_STUDY_MIN = 5.0
 
 def study_budget_note(config: dict, studies: list[str]) -> str:
     """A caution where study models trained for under :data:`SHORT_STUDY_MIN` minutes each (the
-    default config's reduced budgets), naming the longest of those budgets; "" otherwise."""
-    budgets = [config["datasets"][d].get("train", {}).get("time_budget_min") for d in studies]
-    short = [b for b in budgets if b is not None and b < SHORT_STUDY_MIN]
+    default config's reduced budgets), naming those models unless they are all of them, and the
+    longest of their budgets; "" otherwise."""
+    budgets = {d: config["datasets"][d].get("train", {}).get("time_budget_min") for d in studies}
+    short = {d: b for d, b in budgets.items() if b is not None and b < SHORT_STUDY_MIN}
     if not short:
         return ""
-    return (f"<p class='warn'>These study models trained for at most {max(short):g} minutes each "
+    who = ("These study models" if len(short) == len(studies)
+           else "The study models " + ", ".join(f"<code>{html.escape(d)}</code>" for d in short))
+    return (f"<p class='warn'>{who} trained for at most {max(short.values()):g} minutes each "
             "(<code>studies.finetune_train</code>, <code>studies.scratch_train</code>). At such budgets "
-            "the same model trained twice can score further apart than the models here differ, the one "
+            "the same model trained twice can score further apart than these models differ, the one "
             "trained from scratch most: read these rows as indicative. <code>config/paper.yaml</code> "
             "trains them at full scale.</p>")
 

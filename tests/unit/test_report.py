@@ -29,4 +29,6 @@ def test_study_models_trained_for_minutes_are_flagged_as_indicative():
                            "mixed_A": {"train": {"time_budget_min": 30}}, "paper_A": {"train": {}}}}
     note = study_budget_note(config, ["ft1_A", "real_A", "mixed_A"])
     assert "at most 0.8 minutes" in note and "indicative" in note
+    assert "<code>ft1_A</code>, <code>real_A</code>" in note and "mixed_A" not in note
+    assert study_budget_note(config, ["ft1_A", "real_A"]).startswith("<p class='warn'>These study models")
     assert study_budget_note(config, ["mixed_A", "paper_A"]) == ""
