@@ -87,16 +87,34 @@ def centreline_counts(pred: Array, true: Array, tol: float = 3.0) -> CentrelineC
     return CentrelineCounts(int(pred.sum()), within(pred, true), int(true.sum()), within(true, pred))
 
 
+class SampledLine:
+    """A polyline sampled every :data:`SAMPLE_STEP` px, with a k-d tree of the samples: what
+    :func:`mean_distance` needs of a line, built once however often the line is compared."""
+
+    def __init__(self, points: Array) -> None:
+        self.samples = resample_by_step(points, SAMPLE_STEP)
+        self.tree = cKDTree(self.samples)
+
+
+def mean_distance(a: SampledLine, b: SampledLine) -> float:
+    """Symmetric mean distance d(A, B) (module docstring)."""
+    return 0.5 * float(b.tree.query(a.samples)[0].mean() + a.tree.query(b.samples)[0].mean())
+
+
+def within_mean_distance(a: SampledLine, b: SampledLine, limit: float) -> bool:
+    """Whether d(A, B) <= ``limit``; the distance from B to A is skipped where that from A to B
+    alone exceeds 2 x ``limit`` (each half of d is at least 0)."""
+    a_to_b = float(b.tree.query(a.samples)[0].mean())
+    return a_to_b <= 2 * limit and 0.5 * (a_to_b + float(a.tree.query(b.samples)[0].mean())) <= limit
+
+
 def polyline_distance_matrix(pred: list[Array], true: list[Array]) -> Array:
     """Symmetric mean distances d(P_i, T_j) (module docstring) as an (n_pred, n_true) array."""
-    ps = [resample_by_step(p, SAMPLE_STEP) for p in pred]
-    ts = [resample_by_step(t, SAMPLE_STEP) for t in true]
-    p_trees = [cKDTree(p) for p in ps]
-    t_trees = [cKDTree(t) for t in ts]
+    ps, ts = [SampledLine(p) for p in pred], [SampledLine(t) for t in true]
     out = np.zeros((len(ps), len(ts)))
-    for i, (p, pt) in enumerate(zip(ps, p_trees)):
-        for j, (t, tt) in enumerate(zip(ts, t_trees)):
-            out[i, j] = 0.5 * (tt.query(p)[0].mean() + pt.query(t)[0].mean())
+    for i, p in enumerate(ps):
+        for j, t in enumerate(ts):
+            out[i, j] = mean_distance(p, t)
     return out
 
 

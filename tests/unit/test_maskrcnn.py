@@ -10,7 +10,7 @@ from disloctem.geometry import polyline_length
 from disloctem.models.maskrcnn import MaskRCNNConfig, build_maskrcnn
 from disloctem.models.maskrcnn.data import InstanceCrops, instance_targets
 from disloctem.models.maskrcnn.model import set_input_size
-from disloctem.models.maskrcnn.predict import instances_to_lines, predict_instances
+from disloctem.models.maskrcnn.predict import box_gap, instances_to_lines, predict_instances
 from disloctem.models.maskrcnn.train import loss_mode
 from disloctem.postprocess import PostprocessParams, mask_to_lines
 
@@ -189,6 +189,19 @@ def test_duplicate_instances_become_one_line():
     pred = head_output([line, shifted, trace], size=64)
     lines, scores = instances_to_lines(pred, CLASSES3, 0.5, PostprocessParams(min_length=10))
     assert [ln.cls for ln in lines] == ["dislocation", "slip_trace"] and scores == [0.9, 0.6]
+
+
+def test_box_gap_is_never_more_than_the_nearest_point_distance():
+    """The duplicate test skips lines whose boxes lie farther apart than ``duplicate_dist``: the
+    gap must bound every point-to-point distance from below, and be 0 where the boxes overlap."""
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        a, b = rng.uniform(0, 100, (rng.integers(2, 20), 2)), rng.uniform(0, 100, (rng.integers(2, 20), 2))
+        b += rng.uniform(-60, 60, 2)
+        nearest = np.hypot(*(a[:, None] - b[None]).transpose(2, 0, 1)).min()
+        assert box_gap(a, b) <= nearest + 1e-9
+    assert box_gap(np.array([[0.0, 0], [10, 10]]), np.array([[5.0, 5], [20, 0]])) == 0.0
+    assert box_gap(np.array([[0.0, 0], [10, 10]]), np.array([[13.0, 14], [20, 20]])) == 5.0
 
 
 def test_dataset_items_are_seeded(tiny_dataset):

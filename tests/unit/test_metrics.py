@@ -5,6 +5,7 @@ import pytest
 
 from disloctem.metrics import (
     LineCounts,
+    SampledLine,
     centreline_counts,
     combined_scores,
     match_lines,
@@ -12,6 +13,7 @@ from disloctem.metrics import (
     prf,
     rasterise_centrelines,
     score_image,
+    within_mean_distance,
 )
 
 SHAPE = (100, 120)
@@ -96,6 +98,15 @@ def test_partial_line_distance_is_symmetric_mean():
     # from the truth the far half is on average 20 px away -> d = (0 + 10) / 2 = 5
     pairs, _ = match_lines([hline(50, 10, 50)], [hline(50, 10, 90)], match_dist=100)
     assert pairs[0][2] == pytest.approx(5.0, abs=0.1)
+
+
+def test_the_distance_test_agrees_with_the_distance_in_both_orders():
+    """``within_mean_distance`` skips the second half of d where the first alone is too far: it
+    must answer as d <= limit does, whichever line comes first (d(half, whole) = 5 as above)."""
+    half, whole = SampledLine(hline(50, 10, 50)), SampledLine(hline(50, 10, 90))
+    for limit, expected in ((4.9, False), (5.1, True)):
+        assert within_mean_distance(half, whole, limit) is expected
+        assert within_mean_distance(whole, half, limit) is expected
 
 
 def test_counts_add_up_over_images():

@@ -12,7 +12,7 @@ from torchvision.models.detection.roi_heads import expand_boxes, expand_masks
 
 from ...geometry import polyline_length
 from ...io import AnnotatedLine
-from ...metrics import polyline_distance_matrix
+from ...metrics import SampledLine, within_mean_distance
 from ...postprocess import PostprocessParams, line_mask, mask_to_lines
 from ..common import load_trained
 from .data import to_input
@@ -77,15 +77,31 @@ def instance_mask(prob: Array, params: PostprocessParams, peak_fraction: float =
     return line_mask(prob, replace(params, threshold=threshold, valley_sigma=None))  # one line: nothing to separate
 
 
+def box_gap(a: Array, b: Array) -> float:
+    """Distance (px) between the bounding boxes of two (N, 2) point sets, 0 where they overlap.
+    No point of one lies nearer than this to a point of the other, so it bounds their symmetric
+    mean distance from below, and lines farther apart than a threshold need no exact distance."""
+    gap = np.maximum(0.0, np.maximum(a.min(axis=0) - b.max(axis=0), b.min(axis=0) - a.max(axis=0)))
+    return float(np.hypot(*gap))
+
+
 def instances_to_lines(pred: dict[str, Array], classes: tuple[str, ...], score_threshold: float,
                        params: PostprocessParams,
                        duplicate_dist: float = 3.0) -> tuple[list[AnnotatedLine], list[float]]:
     """One spline per instance above ``score_threshold`` (the longest line of its
     :func:`instance_mask` in its :func:`instance_window`), then duplicates merged: a line of the same class within
-    ``duplicate_dist`` (symmetric mean distance) of a higher-scoring line is dropped."""
+    ``duplicate_dist`` (symmetric mean distance) of a higher-scoring line is dropped (measured only
+    against lines whose bounding boxes come that near: :func:`box_gap`)."""
     height, width = (int(v) for v in pred["shape"])
     lines: list[AnnotatedLine] = []
     scores: list[float] = []
+    sampled: dict[int, SampledLine] = {}  # kept lines, sampled when first compared
+
+    def kept(k: int) -> SampledLine:
+        if k not in sampled:
+            sampled[k] = SampledLine(lines[k].points)
+        return sampled[k]
+
     for i in sorted(range(len(pred["scores"])), key=lambda i: -pred["scores"][i]):
         score = pred["scores"][i]
         if score < score_threshold:
@@ -96,9 +112,12 @@ def instances_to_lines(pred: dict[str, Array], classes: tuple[str, ...], score_t
             continue
         dense = max((d for _, d in found), key=polyline_length) + [left, top]
         cls = classes[int(pred["labels"][i]) - 1]
-        same = [ln.points for ln in lines if ln.cls == cls]
-        if same and polyline_distance_matrix([dense], same).min() <= duplicate_dist:
-            continue
+        near = [k for k, ln in enumerate(lines) if ln.cls == cls and box_gap(ln.points, dense) <= duplicate_dist]
+        if near:
+            line = SampledLine(dense)
+            if any(within_mean_distance(line, kept(k), duplicate_dist) for k in near):
+                continue
+            sampled[len(lines)] = line
         lines.append(AnnotatedLine(cls, dense))
         scores.append(float(score))
     return lines, scores
