@@ -43,8 +43,7 @@ def main() -> None:
     sums, counts = 0.0, 0.0
     for stem in stems:
         img, masks, _ = read_sample(data, stem, cfg.classes)
-        probs = predict_probabilities(model, img, device, local_sigma=cfg.local_norm_sigma,
-                                          global_clip=cfg.global_clip)
+        probs = predict_probabilities(model, img, device, cfg.input_spec)
         s, c = class_probability_sums(probs, masks)
         sums, counts = sums + s, counts + c
     print(f"{args.weights} on {len(stems)} validation images of {data}, device {device}")

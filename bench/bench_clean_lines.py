@@ -64,8 +64,7 @@ def main() -> None:
         probs, founds = [], []
         for n, noise, att in cases:
             img, true_lines, on = lines_image(n, att, noise, np.random.default_rng(args.seed))
-            p = predict_probabilities(model, img, dev, tta=True, local_sigma=cfg.local_norm_sigma,
-                                      global_clip=cfg.global_clip)
+            p = predict_probabilities(model, img, dev, cfg.input_spec, tta=True)
             prob = float(p[:, on].max(axis=0).mean())
             traced, _ = probabilities_to_lines(p, cfg.classes, PostprocessParams())
             found = found_share(true_lines, [ln.points for ln in traced])

@@ -61,8 +61,7 @@ def forward_fn(method: str, weights: Path, device: str):
 
         model, cfg, dev = load_unet(weights, device)
         bf16 = autocast_bf16(dev, "auto")  # as the default predict.precision
-        return lambda img: predict_probabilities(model, img, dev, False, bf16, cfg.local_norm_sigma,
-                                                         cfg.global_clip)
+        return lambda img: predict_probabilities(model, img, dev, cfg.input_spec, False, bf16)
     if method == "maskrcnn":
         from disloctem.models.maskrcnn import load_maskrcnn, predict_instances
 

@@ -33,7 +33,7 @@ from disloctem.config import PSEUDO_LABEL_DEFAULTS
 from disloctem.evaluate import evaluate_set
 from disloctem.inference import predict_images, unet_predictor
 from disloctem.io import read_grayscale, scan_real_set
-from disloctem.models.common import augment_photometric, autocast_bf16, input_channels, random_geometric
+from disloctem.models.common import InputSpec, augment_photometric, autocast_bf16, input_channels, random_geometric
 from disloctem.models.unet import load_unet, predict_probabilities
 from disloctem.models.unet.data import SegmentationCrops
 from disloctem.models.unet.train import segmentation_loss
@@ -45,8 +45,8 @@ Array = np.ndarray
 AUTO_SCALES = (1.0, 0.5, 0.333)  # config/config.yaml
 
 
-def real_crop(images: list[tuple[Array, Array, Array]], crop: int, local_sigma: float | None,
-              global_clip: float | None, rng: np.random.Generator) -> tuple[Array, Array, Array]:
+def real_crop(images: list[tuple[Array, Array, Array]], crop: int, inputs: InputSpec,
+              rng: np.random.Generator) -> tuple[Array, Array, Array]:
     """A random crop of a pseudo-labelled image, turned and (half the time) photometrically
     augmented: network input, targets, ``known``."""
     img, target, known = images[int(rng.integers(len(images)))]
@@ -57,7 +57,7 @@ def real_crop(images: list[tuple[Array, Array, Array]], crop: int, local_sigma: 
                                            known[:, y:y + c, x:x + c]], rng)
     if rng.random() < 0.5:
         img = augment_photometric(img, rng)
-    return input_channels(img.astype(np.float32), local_sigma, global_clip), target, known
+    return input_channels(img.astype(np.float32), inputs), target, known
 
 
 def fine_tune(model: torch.nn.Module, cfg, synthetic: SegmentationCrops, pseudo: list | None, steps: int,
@@ -75,7 +75,7 @@ def fine_tune(model: torch.nn.Module, cfg, synthetic: SegmentationCrops, pseudo:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             loss = segmentation_loss(model(torch.stack(xs)).float(), torch.stack(ys), cfg.pos_weight)
         if pseudo is not None:
-            rx, rt, rk = zip(*(real_crop(pseudo, cfg.crop, cfg.local_norm_sigma, cfg.global_clip, rng)
+            rx, rt, rk = zip(*(real_crop(pseudo, cfg.crop, cfg.input_spec, rng)
                                for _ in range(2)))
             c = min(a.shape[-1] for a in rx)
             x, t, k = (torch.from_numpy(np.stack([a[..., :c, :c] for a in arrs])) for arrs in (rx, rt, rk))
@@ -111,13 +111,13 @@ def main() -> None:
     for rs in sets:
         for path in sorted(rs.images.values()):
             img = read_grayscale(path)
-            probs = predict_probabilities(model, img, dev, True, bf16, cfg.local_norm_sigma, cfg.global_clip)
+            probs = predict_probabilities(model, img, dev, cfg.input_spec, True, bf16)
             on, unsure = pseudo_labels(probs, args.hi, args.lo)
             pseudo.append((img, on.astype(np.float32), (~unsure).astype(np.float32)))
     print(f"pseudo-labels of {len(pseudo)} images in {time.perf_counter() - start:.0f} s")
     synthetic = SegmentationCrops(args.data, read_splits(args.data)["train"], cfg.classes, cfg.crop,
-                                  4 * args.steps, args.seed + 1, scale=cfg.scale,
-                                  local_sigma=cfg.local_norm_sigma, p_invert=cfg.p_invert, global_clip=cfg.global_clip)
+                                  4 * args.steps, args.seed + 1, cfg.input_spec, scale=cfg.scale,
+                                  p_invert=cfg.p_invert)
     models = {"as given": model}
     for name, labels in (("control (synthetic only)", None), ("self-trained", pseudo)):
         start = time.perf_counter()

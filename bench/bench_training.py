@@ -66,8 +66,8 @@ def method_parts(method: str, data_dir: Path, batch: int, crop: int, n: int
         from disloctem.models.unet.train import crops_loss
 
         cfg = UNetConfig(batch_size=batch, crop=crop)
-        data = SegmentationCrops(data_dir, stems, cfg.classes, crop, n, cfg.seed, scale=cfg.scale,
-                                 local_sigma=cfg.local_norm_sigma, p_invert=cfg.p_invert, global_clip=cfg.global_clip)
+        data = SegmentationCrops(data_dir, stems, cfg.classes, crop, n, cfg.seed, cfg.input_spec, scale=cfg.scale,
+                                 p_invert=cfg.p_invert)
 
         def unet_loss(model, b, device):
             return crops_loss(model, b, device, cfg.pos_weight)
@@ -161,8 +161,8 @@ def crops_per_second(data_dir: Path, crop: int, n: int = 200) -> float:
 
     cfg = UNetConfig()
     stems = read_splits(data_dir)["train"]
-    data = SegmentationCrops(data_dir, stems, cfg.classes, crop, n, seed=0, scale=cfg.scale, cache_mb=0,
-                             local_sigma=cfg.local_norm_sigma, global_clip=cfg.global_clip)
+    data = SegmentationCrops(data_dir, stems, cfg.classes, crop, n, seed=0, inputs=cfg.input_spec, scale=cfg.scale,
+                             cache_mb=0)
     data[0]
     start = time.perf_counter()
     for i in range(n):

@@ -264,7 +264,7 @@ def unet_predictor(weights: str | Path, params: PostprocessParams, device: str =
     bf16 = autocast_bf16(dev, precision)
 
     def predict(img: Array) -> tuple[list[AnnotatedLine], list[float]]:
-        probs = predict_probabilities(model, img, dev, tta, bf16, cfg.local_norm_sigma, cfg.global_clip)
+        probs = predict_probabilities(model, img, dev, cfg.input_spec, tta, bf16)
         return probabilities_to_lines(probs, cfg.classes, params)
 
     return predict

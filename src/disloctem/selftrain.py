@@ -73,7 +73,7 @@ def write_pseudo_dataset(rs: RealSet, weights: str | Path, out_dir: str | Path, 
         (out / sub).mkdir(parents=True, exist_ok=True)
 
     def model_probs(x: Array) -> Array:
-        return predict_probabilities(model, x, dev, tta, bf16, cfg.local_norm_sigma, cfg.global_clip)
+        return predict_probabilities(model, x, dev, cfg.input_spec, tta, bf16)
 
     stems, skipped, used, on_frac, ignored_frac = [], [], {}, [], []
     for stem, _, img in readable_images(rs.images, skipped):

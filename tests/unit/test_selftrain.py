@@ -10,6 +10,7 @@ import torch
 
 from disloctem import CLASSES
 from disloctem.io import scan_real_set
+from disloctem.models.common import InputSpec
 from disloctem.models.unet import UNetConfig, build_unet
 from disloctem.models.unet.data import SegmentationCrops, read_sample
 from disloctem.models.unet.train import crops_loss, segmentation_loss
@@ -77,8 +78,8 @@ def test_ignore_masks_travel_with_the_crops(tiny_dataset, tmp_path):
     stems = json.loads((ds / "splits.json").read_text())["train"]
     _, masks, known = read_sample(ds, stems[0], CLASSES)
     assert np.array_equal(known, 1 - masks)
-    data = SegmentationCrops(ds, stems, CLASSES, 64, 8, seed=1, scale=(0.7, 1.4))
-    plain = SegmentationCrops(tiny_dataset, stems, CLASSES, 64, 8, seed=1, scale=(0.7, 1.4))
+    data = SegmentationCrops(ds, stems, CLASSES, 64, 8, seed=1, inputs=InputSpec(), scale=(0.7, 1.4))
+    plain = SegmentationCrops(tiny_dataset, stems, CLASSES, 64, 8, seed=1, inputs=InputSpec(), scale=(0.7, 1.4))
     for i in range(8):
         item, item0 = data[i], plain[i]
         assert "known" not in item0  # a dataset without ignore masks gives no `known`
@@ -119,11 +120,11 @@ def test_pseudo_dataset_holds_every_image_with_its_unsure_band_and_mixes(tiny_da
     assert known_real.min() == 0 and known_syn.all()
     # crops of the mix carry `known` (all ones on the synthetic images) and train the U-Net
     crops = SegmentationCrops(tmp_path / "mix", ["syn-img_00000", "pseudo-f0"], CLASSES, 64, 4, seed=0,
-                              local_sigma=cfg.local_norm_sigma)
+                              inputs=cfg.input_spec)
     batch = torch.utils.data.default_collate([crops[i] for i in range(4)])
     assert batch.keys() == {"input", "masks", "known"} and batch["known"].shape == batch["masks"].shape
     plain = torch.utils.data.default_collate([SegmentationCrops(tiny_dataset, ["img_00000"], CLASSES, 64, 2, seed=0,
-                                                                local_sigma=cfg.local_norm_sigma)[i] for i in range(2)])
+                                                                inputs=cfg.input_spec)[i] for i in range(2)])
     model = build_unet(cfg)
     for b in (batch, plain):
         assert torch.isfinite(crops_loss(model, b, torch.device("cpu"), cfg.pos_weight))

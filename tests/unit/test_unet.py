@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from disloctem.models import common
-from disloctem.models.common import Progress, autocast_bf16, input_channels, normalise_local, predict_tiled
+from disloctem.models.common import InputSpec, Progress, autocast_bf16, input_channels, normalise_local, predict_tiled
 from disloctem.models.unet import UNetConfig, build_unet, predict_probabilities
 
 from .method_contract import MethodContract
@@ -14,12 +14,13 @@ TINY = dict(decoder_channels=(32, 16, 16, 8, 8), batch_size=2, crop=64, steps_pe
 
 
 SIGMA = UNetConfig().local_norm_sigma
+INPUTS = UNetConfig().input_spec
 
 
 def test_unet_maps_its_input_channels_to_one_logit_per_class():
     for sigma, channels in ((32.0, 2), (None, 1)):
         cfg = UNetConfig(**TINY, local_norm_sigma=sigma)
-        assert cfg.in_channels == channels
+        assert cfg.in_channels == channels == len(input_channels(np.zeros((8, 8), np.float32), cfg.input_spec))
         with torch.no_grad():
             out = build_unet(cfg).eval()(torch.zeros(1, channels, 64, 96))
         assert out.shape == (1, 3, 64, 96)
@@ -41,7 +42,7 @@ def test_a_strong_line_on_an_even_background_is_clipped_in_the_global_channel_on
     noise = np.random.default_rng(0).normal(0, 0.005, (256, 256)).astype(np.float32)
     img = np.full((256, 256), 0.6, np.float32) + noise
     img[100:103, :] *= 0.6  # takes 40 % of the intensity: about -9 standard deviations of the image
-    free, clipped = input_channels(img, 16.0), input_channels(img, 16.0, global_clip=3.0)
+    free, clipped = input_channels(img, InputSpec(16.0)), input_channels(img, InputSpec(16.0, global_clip=3.0))
     assert free[0, 100:103].mean() < -8 and np.allclose(clipped[0, 100:103], -3.0)
     assert np.array_equal(free[1], clipped[1]) and np.array_equal(free[0, 10:90], clipped[0, 10:90])
 
@@ -54,12 +55,12 @@ def test_local_normalisation_removes_illumination_and_lifts_faint_lines():
     img += np.random.default_rng(0).normal(0, 0.005, img.shape).astype(np.float32)
     local = normalise_local(img, 16.0)
     assert abs(float(local[100:150, 20:60].mean()) - float(local[100:150, 150:190].mean())) < 0.2  # no ramp
-    chans = input_channels(img, 16.0)
+    chans = input_channels(img, InputSpec(16.0))
     # the faint line: a tenth of a std below the global mean, but well below its local surround
     assert chans[0, 60:62, 20:180].mean() - chans[0, 50:56, 20:180].mean() > -0.15
     assert local[60:62, 20:180].mean() < -1.5
     assert chans.shape == (2, 256, 256) and chans.dtype == np.float32
-    assert np.array_equal(input_channels(img, None)[0], chans[0])
+    assert np.array_equal(input_channels(img, InputSpec())[0], chans[0])
 
 
 def test_progress_schedule_reaches_the_end_by_steps_or_time():
@@ -75,14 +76,14 @@ def test_tta_is_flip_equivariant():
     model = build_unet(UNetConfig(**TINY)).eval()
     dev = torch.device("cpu")
     img = np.random.default_rng(1).random((64, 64), np.float32)
-    flipped = predict_probabilities(model, img[:, ::-1], dev, tta=True, local_sigma=SIGMA)[:, :, ::-1]
-    assert np.allclose(predict_probabilities(model, img, dev, tta=True, local_sigma=SIGMA), flipped, atol=1e-5)
+    flipped = predict_probabilities(model, img[:, ::-1], dev, INPUTS, tta=True)[:, :, ::-1]
+    assert np.allclose(predict_probabilities(model, img, dev, INPUTS, tta=True), flipped, atol=1e-5)
 
 
 def test_odd_sized_images_give_probabilities_of_their_size():
     model = build_unet(UNetConfig(**TINY)).eval()
     probs = predict_probabilities(model, np.random.default_rng(0).random((70, 45), np.float32), torch.device("cpu"),
-                                  local_sigma=SIGMA)
+                                  INPUTS)
     assert probs.shape == (3, 70, 45) and 0 <= probs.min() and probs.max() <= 1
 
 
@@ -192,7 +193,7 @@ def test_worker_processes_prepare_the_same_batches(tiny_dataset):
     from disloctem.models.unet.data import SegmentationCrops
 
     data = SegmentationCrops(tiny_dataset, ["img_00000", "img_00001"], CLASSES, 64, 6, seed=0, scale=(0.8, 1.2),
-                             local_sigma=SIGMA)
+                             inputs=INPUTS)
     data.epoch = 3
     alone, beside = (list(batch_loader(data, UNetConfig(**{**TINY, "workers": w}), 1)) for w in (0, 2))
     assert len(alone) == len(beside) == 3
@@ -205,8 +206,8 @@ def test_bf16_inference_stays_close_to_fp32():
     model = build_unet(UNetConfig()).eval()
     img = np.random.default_rng(3).random((64, 96), np.float32)
     dev = torch.device("cpu")
-    p32 = predict_probabilities(model, img, dev, local_sigma=SIGMA)
-    p16 = predict_probabilities(model, img, dev, bf16=True, local_sigma=SIGMA)
+    p32 = predict_probabilities(model, img, dev, INPUTS)
+    p16 = predict_probabilities(model, img, dev, INPUTS, bf16=True)
     assert p16.dtype == np.float32 and p16.shape == p32.shape
     assert 0 < np.abs(p16 - p32).max() < 0.05  # autocast ran (results differ) and stayed close
 
@@ -291,7 +292,7 @@ def test_crops_carry_skeletons_of_their_masks_on_request(tiny_dataset):
     from disloctem.models.unet.data import SegmentationCrops, tubed_skeletons
     from disloctem.models.unet.train import crops_loss
 
-    kw = dict(scale=(0.7, 1.4), local_sigma=SIGMA)
+    kw = dict(scale=(0.7, 1.4), inputs=INPUTS)
     plain = SegmentationCrops(tiny_dataset, ["img_00000", "img_00001"], CLASSES, 64, 4, seed=2, **kw)
     with_skel = SegmentationCrops(tiny_dataset, ["img_00000", "img_00001"], CLASSES, 64, 4, seed=2,
                                   skeletons=True, **kw)

@@ -96,13 +96,27 @@ def local_mean_std(img: Array, sigma: float) -> tuple[Array, Array]:
 GLOBAL_CLIP = 3.0
 
 
-def input_channels(img: Array, local_sigma: float | None, global_clip: float | None = None) -> Array:
+@dataclass(frozen=True)
+class InputSpec:
+    """How a grey image becomes a segmentation network's input channels (:func:`input_channels`):
+    a model is trained and must predict with the same spec, so it is stored with the model
+    (``UNetConfig.input_spec``) and every caller passes it on whole."""
+
+    local_sigma: float | None = None  # a second channel standardised in a window of this many px; None: none
+    global_clip: float | None = None  # the globally standardised channel clipped to +- this; None: unclipped
+
+    @property
+    def n_channels(self) -> int:
+        return 2 if self.local_sigma else 1
+
+
+def input_channels(img: Array, spec: InputSpec) -> Array:
     """The network input (C, H, W float32) of a grey image: the image standardised as a whole
-    (clipped to +- ``global_clip`` where given), and, with ``local_sigma``, standardised locally
-    as well (:func:`normalise_local`, from the unclipped image)."""
+    (clipped to +- ``spec.global_clip`` where given), and, with ``spec.local_sigma``, standardised
+    locally as well (:func:`normalise_local`, from the unclipped image)."""
     grey = normalise(img)
-    first = grey if global_clip is None else np.clip(grey, -global_clip, global_clip)
-    return np.stack([first, _standardise_locally(grey, local_sigma)] if local_sigma else [first])
+    first = grey if spec.global_clip is None else np.clip(grey, -spec.global_clip, spec.global_clip)
+    return np.stack([first, _standardise_locally(grey, spec.local_sigma)] if spec.local_sigma else [first])
 
 
 def augment_photometric(img: Array, rng: np.random.Generator, p_invert: float = 0.0) -> Array:

@@ -19,7 +19,7 @@ import torch
 from skimage.morphology import skeletonize
 
 from ... import IGNORE_DIR
-from ..common import augment_photometric, input_channels, random_geometric
+from ..common import InputSpec, augment_photometric, input_channels, random_geometric
 
 Array = np.ndarray
 
@@ -121,15 +121,15 @@ def tubed_skeletons(masks: Array) -> Array:
 class SegmentationCrops(torch.utils.data.Dataset):
     """Random augmented crops, each a dict of tensors: ``input`` (network input channels),
     ``masks``, ``known`` (see the module docstring) where the dataset has ignore masks, and
-    ``skeleton`` (:func:`tubed_skeletons` of the cropped masks) when ``skeletons`` is set. Item
+    ``skeleton`` (:func:`tubed_skeletons` of the cropped masks) when ``skeletons`` is set;
+    ``inputs`` is the model's ``UNetConfig.input_spec``. Item
     ``i`` of epoch ``e`` is seeded by (seed, e, i); decoded images are kept in memory up to
     ``cache_mb``."""
 
     def __init__(self, dataset_dir: str | Path, stems: list[str], classes: tuple[str, ...],
-                 crop: int, length: int, seed: int, augment: bool = True,
+                 crop: int, length: int, seed: int, inputs: InputSpec, augment: bool = True,
                  scale: tuple[float, float] = (1.0, 1.0), cache_mb: float = 0.0,
-                 local_sigma: float | None = None, p_invert: float = 0.0, skeletons: bool = False,
-                 global_clip: float | None = None):
+                 p_invert: float = 0.0, skeletons: bool = False):
         self.cache = SampleCache(Path(dataset_dir), classes, cache_mb)
         self.has_ignore = (Path(dataset_dir) / IGNORE_DIR).is_dir()
         self.skeletons = skeletons
@@ -140,8 +140,7 @@ class SegmentationCrops(torch.utils.data.Dataset):
         self.epoch = 0
         self.augment = augment
         self.scale = scale
-        self.local_sigma = local_sigma
-        self.global_clip = global_clip
+        self.inputs = inputs
         self.p_invert = p_invert
 
     def __len__(self) -> int:
@@ -157,7 +156,7 @@ class SegmentationCrops(torch.utils.data.Dataset):
         img, labels = random_geometric([img, labels], rng)
         if self.augment:
             img = augment_photometric(img, rng, self.p_invert)
-        item = {"input": torch.from_numpy(input_channels(img, self.local_sigma, self.global_clip)),
+        item = {"input": torch.from_numpy(input_channels(img, self.inputs)),
                 "masks": torch.from_numpy(labels[:n])}
         if self.has_ignore:
             item["known"] = torch.from_numpy(np.ones_like(labels[:n]) if ignore is None else 1 - labels[n:])

@@ -8,7 +8,7 @@ import segmentation_models_pytorch as smp
 import torch
 
 from ... import CLASSES
-from ..common import GLOBAL_CLIP, LOCAL_NORM_SIGMA
+from ..common import GLOBAL_CLIP, LOCAL_NORM_SIGMA, InputSpec
 from ..training import TrainingConfig
 
 
@@ -33,8 +33,13 @@ class UNetConfig(TrainingConfig):
         return super().from_dict({"local_norm_sigma": None, "global_clip": None, **d})
 
     @property
+    def input_spec(self) -> InputSpec:
+        """The input channels this model is trained on and predicts from."""
+        return InputSpec(self.local_norm_sigma, self.global_clip)
+
+    @property
     def in_channels(self) -> int:
-        return 2 if self.local_norm_sigma else 1
+        return self.input_spec.n_channels
 
 
 def build_unet(cfg: UNetConfig) -> torch.nn.Module:

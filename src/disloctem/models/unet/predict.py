@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..common import input_channels, load_trained, predict_tiled
+from ..common import InputSpec, input_channels, load_trained, predict_tiled
 from .model import UNetConfig, build_unet
 
 Array = np.ndarray
@@ -19,17 +19,15 @@ def load_unet(weights: str | Path, device: str = "auto") -> tuple[torch.nn.Modul
 
 
 @torch.no_grad()
-def predict_probabilities(model: torch.nn.Module, img: Array, device: torch.device, tta: bool = False,
-                          bf16: bool = False, local_sigma: float | None = None,
-                          global_clip: float | None = None) -> Array:
+def predict_probabilities(model: torch.nn.Module, img: Array, device: torch.device, inputs: InputSpec,
+                          tta: bool = False, bf16: bool = False) -> Array:
     """Per-class line probabilities (C, H, W, float32) of a float [0, 1] grayscale image.
 
     ``tta`` averages the probabilities of the four flips of the image (test-time augmentation:
     four times the inference cost, steadier lines on unfamiliar images). ``bf16`` runs the
     network under bf16 autocast (half the time on a CPU with native bf16; probabilities within
-    about 0.02 of fp32), the sigmoid and the averaging in fp32. ``local_sigma`` must be the
-    model's ``UNetConfig.local_norm_sigma`` and ``global_clip`` its ``UNetConfig.global_clip``
-    (the input channels it was trained on).
+    about 0.02 of fp32), the sigmoid and the averaging in fp32. ``inputs`` must be the
+    model's ``UNetConfig.input_spec`` (the input channels it was trained on).
     """
     flips = [(), (-1,), (-2,), (-2, -1)] if tta else [()]
 
@@ -43,4 +41,4 @@ def predict_probabilities(model: torch.nn.Module, img: Array, device: torch.devi
             total = total + (torch.flip(p, dims) if dims else p)
         return (total / len(flips))[0].float().cpu().numpy()
 
-    return predict_tiled(run, input_channels(img, local_sigma, global_clip))
+    return predict_tiled(run, input_channels(img, inputs))

@@ -71,7 +71,7 @@ def validate(model: torch.nn.Module, dataset_dir: Path, stems: list[str], cfg: U
     losses, dices = [], []
     for stem in stems:
         img, masks, known = read_sample(dataset_dir, stem, cfg.classes)
-        x = torch.from_numpy(input_channels(img, cfg.local_norm_sigma, cfg.global_clip))[None].to(device)
+        x = torch.from_numpy(input_channels(img, cfg.input_spec))[None].to(device)
         y = torch.from_numpy(masks)[None].to(device)
         k = torch.from_numpy(known)[None].to(device)
         logits = model(x).float()
@@ -91,9 +91,8 @@ def train_unet(dataset_dir: str | Path, out_dir: str | Path, cfg: UNetConfig, th
     splits = read_splits(dataset_dir)
     log.info("U-Net on %s: %d training images", dataset_dir, len(splits["train"]))
     data = SegmentationCrops(dataset_dir, splits["train"], cfg.classes, cfg.crop,
-                             cfg.steps_per_epoch * cfg.batch_size, cfg.seed, scale=cfg.scale,
-                             cache_mb=cfg.cache_mb, local_sigma=cfg.local_norm_sigma, global_clip=cfg.global_clip,
-                             p_invert=cfg.p_invert, skeletons=cfg.skeleton_recall > 0)
+                             cfg.steps_per_epoch * cfg.batch_size, cfg.seed, cfg.input_spec, scale=cfg.scale,
+                             cache_mb=cfg.cache_mb, p_invert=cfg.p_invert, skeletons=cfg.skeleton_recall > 0)
 
     def batches(epoch: int):
         data.epoch = epoch
