@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import numpy as np
 from skimage.morphology import skeletonize
 
 from . import CLASSES
-from .io import InputError, RealSet, image_shape, read_labelme_lines, read_mask
+from .io import InputError, RealSet, ignored_labelme_shapes, image_shape, read_labelme_lines, read_mask
 from .metrics import (
     CentrelineCounts,
     LineCounts,
@@ -24,6 +26,7 @@ from .metrics import (
 from .postprocess import mask_to_skeleton_branches
 
 Array = np.ndarray
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,6 +44,24 @@ def annotated_classes(rs: RealSet) -> list[str]:
     for path in rs.labelme.values():
         found |= {ln.cls for ln in read_labelme_lines(path)[0]}
     return [c for c in CLASSES if c in found]
+
+
+def check_labelme_shapes(rs: RealSet) -> None:
+    """Say what of a set's Labelme annotation is not read as lines: a warning listing the shapes
+    left out (:func:`~disloctem.io.ignored_labelme_shapes`), and :class:`InputError` where the
+    set has such shapes but no line of any class, so it is not scored, or trained on, as a set
+    whose images show no line."""
+    ignored = Counter(item for path in rs.labelme.values() for item in ignored_labelme_shapes(path))
+    if not ignored:
+        return
+    listed = ", ".join(f"{item} x{n}" for item, n in ignored.most_common(6))
+    listed += ", ..." if len(ignored) > 6 else ""
+    n = sum(ignored.values())
+    where = f"{rs.root / 'labelme'}: {n} shape{'s' if n > 1 else ''}"
+    if not annotated_classes(rs):
+        raise InputError(f"{where} and none is a line of a known class (a linestrip or line labelled "
+                         f"{', '.join(CLASSES)}): {listed}")
+    log.warning("%s left out, not lines of a known class: %s", where, listed)
 
 
 def read_truth(rs: RealSet, stem: str, classes: list[str], shape: tuple[int, int]) -> dict[str, Truth]:
@@ -82,6 +103,7 @@ def evaluate_set(rs: RealSet, pred_dir: str | Path, tol: float = 3.0, match_dist
     matching, plus ``class_agreement``, the share of those matches whose classes agree. A
     missing prediction file counts as predicting no lines."""
     pred_dir = Path(pred_dir)
+    check_labelme_shapes(rs)
     classes = annotated_classes(rs)
     pooled = len(classes) >= 2
     per_image = []

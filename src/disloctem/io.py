@@ -181,31 +181,65 @@ class AnnotatedLine:
     points: Array  # (N, 2) polyline, x/y in pixels
 
 
-def read_labelme_lines(path: str | Path) -> tuple[list[AnnotatedLine], tuple[int, int] | None]:
-    """Line shapes of a Labelme file and the (height, width) it declares.
+def class_of_label(label: object) -> str | None:
+    """The line class a Labelme label names: one of :data:`CLASSES`, also when written with
+    capitals, spaces or hyphens, or in the plural ("Slip trace", "grain-boundaries"); None for
+    any other label."""
+    if not isinstance(label, str):
+        return None
+    word = "_".join(label.strip().lower().replace("-", " ").split())
+    for cls in CLASSES:
+        if word in (cls, cls + "s", cls[:-1] + "ies"):
+            return cls
+    return None
 
-    Shapes with a label outside :data:`CLASSES` or a non-line type are ignored; a file that is not
-    Labelme JSON raises :class:`InputError` naming the file.
-    """
-    path = Path(path)
+
+def _labelme_data(path: Path) -> tuple[dict, list]:
     try:
         data = json.loads(path.read_text())
         shapes = data["shapes"]
+        if not isinstance(shapes, list):
+            raise TypeError("'shapes' is not a list")
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a Labelme JSON file ({exc.__class__.__name__}: {exc})") from exc
+    return data, shapes
+
+
+def _is_line(shape: object) -> bool:
+    return (isinstance(shape, dict) and shape.get("shape_type", "polygon") in LINE_SHAPES
+            and class_of_label(shape.get("label")) is not None)
+
+
+def read_labelme_lines(path: str | Path) -> tuple[list[AnnotatedLine], tuple[int, int] | None]:
+    """Line shapes of a Labelme file and the (height, width) it declares.
+
+    A line is a ``linestrip`` or ``line`` shape whose label names a class
+    (:func:`class_of_label`); other shapes are left out (:func:`ignored_labelme_shapes` lists
+    them). A file that is not Labelme JSON raises :class:`InputError` naming the file.
+    """
+    path = Path(path)
+    data, shapes = _labelme_data(path)
     lines = []
     for i, shape in enumerate(shapes):
-        if shape.get("shape_type", "polygon") not in LINE_SHAPES or shape.get("label") not in CLASSES:
+        if not _is_line(shape):
             continue
         pts = np.asarray(shape.get("points", []), dtype=np.float64)
         if pts.ndim != 2 or pts.shape[1] != 2:
             raise InputError(f"{path}: shape {i} has malformed points")
         if len(pts) >= 2:
-            lines.append(AnnotatedLine(shape["label"], pts))
+            lines.append(AnnotatedLine(class_of_label(shape["label"]), pts))
     size = None
     if "imageHeight" in data and "imageWidth" in data:
         size = (int(data["imageHeight"]), int(data["imageWidth"]))
     return lines, size
+
+
+def ignored_labelme_shapes(path: str | Path) -> list[str]:
+    """The shapes of a Labelme file that :func:`read_labelme_lines` leaves out, each as
+    ``'label' (shape type)``: a label that names no line class, or a shape that is not a line
+    (a polygon, which is Labelme's default drawing mode, a point, a rectangle)."""
+    return [f"{shape.get('label')!r} ({shape.get('shape_type', 'polygon')})" if isinstance(shape, dict)
+            else repr(shape) for shape in _labelme_data(Path(path))[1] if not _is_line(shape)]
 
 
 def labelme_document(lines: list[AnnotatedLine], image_name: str, height: int, width: int,

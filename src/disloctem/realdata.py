@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from . import CLASSES, IGNORE_DIR
-from .evaluate import annotated_classes, read_truth
+from .evaluate import annotated_classes, check_labelme_shapes, read_truth
 from .geometry import fit_support_points
 from .io import AnnotatedLine, InputError, RealSet, labelme_document, link_or_copy, read_grayscale, write_json
 from .synth.render import cv_thickness
@@ -81,6 +81,7 @@ def real_lines(rs: RealSet, stem: str, shape: tuple[int, int]) -> list[Annotated
 def write_real_dataset(rs: RealSet, out_dir: str | Path, n_train: int | None, n_val: int, seed: int,
                        label_width: int = 3, k_support: int = 8, min_size: int = 256) -> dict:
     """Write the annotated images of ``rs`` as a training dataset; returns its ``params.json``."""
+    check_labelme_shapes(rs)
     out = Path(out_dir)
     for sub in SUBFOLDERS:
         (out / sub).mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,6 @@
 import csv
+import json
+import logging
 import shutil
 
 import cv2
@@ -6,7 +8,8 @@ import numpy as np
 import pytest
 
 from disloctem.evaluate import ANY_CLASS, annotated_classes, evaluate_set, write_summary
-from disloctem.io import heldout_set, scan_real_set, write_json
+from disloctem.io import InputError, heldout_set, scan_real_set, write_json
+from disloctem.realdata import write_real_dataset
 
 from ..conftest import real_set_path
 
@@ -44,6 +47,44 @@ def test_masks_only_truth(tmp_path):
     d = scores["dislocation"]
     assert d["line_f1"] == 1.0 and d["cl_f1"] == pytest.approx(1.0)
     assert ANY_CLASS not in scores  # one annotated class: the pooled row would repeat it
+
+
+def labelme_set(root, shapes: list[dict]):
+    (root / "images").mkdir(parents=True)
+    (root / "labelme").mkdir()
+    cv2.imwrite(str(root / "images" / "a.png"), np.full((64, 64), 128, np.uint8))
+    (root / "labelme" / "a.json").write_text(json.dumps({"shapes": shapes, "imageHeight": 64, "imageWidth": 64}))
+    return scan_real_set("set", root)
+
+
+def test_a_set_whose_shapes_are_no_lines_is_refused_not_scored_as_empty(tmp_path):
+    """Polygons (Labelme's default drawing mode) and unknown labels are not read as lines; a set
+    with nothing else would be scored, and trained on, as images without lines."""
+    rs = labelme_set(tmp_path / "set", [
+        {"label": "dislocation", "shape_type": "polygon", "points": [[5, 20], [60, 20], [60, 22]]},
+        {"label": "disl", "shape_type": "linestrip", "points": [[5, 40], [60, 40]]}])
+    for run in (lambda: evaluate_set(rs, tmp_path / "pred"),
+                lambda: write_real_dataset(rs, tmp_path / "ds", None, 0, 0)):
+        with pytest.raises(InputError, match=r"set/labelme: 2 shapes and none is a line of a known class .*"
+                                             r"'dislocation' \(polygon\) x1, 'disl' \(linestrip\) x1"):
+            run()
+
+
+def test_shapes_left_out_of_a_scored_set_are_named_in_a_warning(tmp_path, caplog):
+    rs = labelme_set(tmp_path / "set", [
+        {"label": "Dislocations", "shape_type": "linestrip", "points": [[5, 20], [60, 20]]},
+        {"label": "precipitate", "shape_type": "polygon", "points": [[5, 40], [9, 40], [9, 44]]}])
+    with caplog.at_level(logging.WARNING):
+        result = evaluate_set(rs, tmp_path / "pred")
+    assert result["classes"] == ["dislocation"] and result["scores"]["dislocation"]["n_true"] == 1
+    assert "1 shape left out, not lines of a known class: 'precipitate' (polygon) x1" in caplog.text
+
+
+def test_an_image_annotated_as_showing_no_line_is_no_error(tmp_path, caplog):
+    rs = labelme_set(tmp_path / "set", [])
+    with caplog.at_level(logging.WARNING):
+        assert evaluate_set(rs, tmp_path / "pred")["classes"] == []
+    assert "left out" not in caplog.text
 
 
 def test_summary_rows(tmp_path):

@@ -8,7 +8,9 @@ import tifffile
 
 from disloctem.io import (
     InputError,
+    class_of_label,
     heldout_set,
+    ignored_labelme_shapes,
     image_shape,
     read_grayscale,
     read_labelme_lines,
@@ -81,6 +83,21 @@ def test_labelme_lines_keep_line_shapes_of_known_classes(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps(doc))
     lines, size = read_labelme_lines(tmp_path / "a.json")
     assert [ln.cls for ln in lines] == ["dislocation", "slip_trace"] and size == (10, 12)
+
+
+def test_labels_name_their_class_however_they_are_written(tmp_path):
+    for label, cls in (("dislocation", "dislocation"), ("Dislocation ", "dislocation"), ("dislocations", "dislocation"),
+                       ("Slip trace", "slip_trace"), ("slip-traces", "slip_trace"), ("SLIP_TRACE", "slip_trace"),
+                       ("Grain boundary", "grain_boundary"), ("grain-boundaries", "grain_boundary")):
+        assert class_of_label(label) == cls, label
+    for label in ("precipitate", "disl", "slip", "dislocation loop", "", None, 3):
+        assert class_of_label(label) is None, label
+    doc = {"shapes": [{"label": "Slip traces", "shape_type": "linestrip", "points": [[0, 1], [9, 1]]},
+                      {"label": "dislocation", "shape_type": "polygon", "points": [[0, 0], [5, 0], [5, 5]]},
+                      {"label": "Precipitate", "shape_type": "linestrip", "points": [[0, 0], [1, 1]]}]}
+    (tmp_path / "a.json").write_text(json.dumps(doc))
+    assert [ln.cls for ln in read_labelme_lines(tmp_path / "a.json")[0]] == ["slip_trace"]
+    assert ignored_labelme_shapes(tmp_path / "a.json") == ["'dislocation' (polygon)", "'Precipitate' (linestrip)"]
 
 
 def test_bad_labelme_names_the_file(tmp_path):
