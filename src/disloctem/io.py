@@ -4,7 +4,7 @@ Real set layout (see docs/data.md)::
 
     <set>/images/<stem>.(png|jpg|jpeg|tif|tiff|dm3|dm4)
     <set>/labelme/<stem>.json          optional, linestrip/line shapes
-    <set>/masks/<class>/<stem>.png     optional, nonzero = line
+    <set>/masks/<class>/<stem>.(png|tif|tiff|bmp)   optional, nonzero = line
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ DM_SUFFIXES = (".dm3", ".dm4")
 NM_PER_UNIT = {"nm": 1.0, "um": 1e3, "µm": 1e3, "μm": 1e3, "micron": 1e3, "microns": 1e3, "a": 0.1, "å": 0.1,
                "angstrom": 0.1, "pm": 1e-3, "mm": 1e6, "m": 1e9}
 LINE_SHAPES = ("linestrip", "line")
+MASK_SUFFIXES = (".png", ".tif", ".tiff", ".bmp")  # lossless formats only: JPEG artefacts would be lines
 
 
 class InputError(ValueError):
@@ -330,20 +331,52 @@ def scan_real_set(name: str, root: str | Path) -> RealSet:
         if p.suffix.lower() in IMAGE_SUFFIXES:
             rs.images[p.stem] = p
     if (root / "labelme").is_dir():
-        rs.labelme = {p.stem: p for p in sorted((root / "labelme").glob("*.json")) if p.stem in rs.images}
-    for cls in CLASSES:
-        mdir = root / "masks" / cls
-        if mdir.is_dir():
-            rs.masks[cls] = {p.stem: p for p in sorted(mdir.glob("*.png")) if p.stem in rs.images}
+        files = sorted((root / "labelme").glob("*.json"))
+        rs.labelme = {p.stem: p for p in files if p.stem in rs.images}
+        _warn_of_orphans(root / "labelme", [p for p in files if p.stem not in rs.images])
+    if (root / "masks").is_dir():
+        _scan_masks(rs, root / "masks")
     return rs
 
 
+def _scan_masks(rs: RealSet, mask_root: Path) -> None:
+    """Mask files of ``rs`` from ``masks/<class>/`` (:func:`class_of_label` reads the folder
+    name); what is left out is named in a warning."""
+    for mdir in sorted(p for p in mask_root.iterdir() if p.is_dir()):
+        cls = class_of_label(mdir.name)
+        if cls is None:
+            log.warning("%s: names no class (%s), its masks are left out", mdir, ", ".join(CLASSES))
+            continue
+        files = [p for p in sorted(mdir.iterdir()) if p.suffix.lower() in MASK_SUFFIXES]
+        other = [p.name for p in sorted(mdir.iterdir()) if p.is_file() and p.suffix.lower() not in MASK_SUFFIXES]
+        if other:
+            log.warning("%s: %d files left out (%s): masks are read from %s files only", mdir, len(other),
+                        _first_names(other), "/".join(MASK_SUFFIXES))
+        rs.masks.setdefault(cls, {}).update({p.stem: p for p in files if p.stem in rs.images})
+        _warn_of_orphans(mdir, [p for p in files if p.stem not in rs.images])
+    loose = sorted(p.name for p in mask_root.iterdir() if p.is_file())
+    if loose:
+        log.warning("%s: %d files left out (%s): masks go in masks/<class>/ (docs/data.md)", mask_root,
+                    len(loose), _first_names(loose))
+
+
+def _first_names(names: list[str], n: int = 3) -> str:
+    return ", ".join(names[:n]) + (", ..." if len(names) > n else "")
+
+
+def _warn_of_orphans(folder: Path, files: list[Path]) -> None:
+    if files:
+        log.warning("%s: %d files name no image in images/ and are left out (%s)", folder, len(files),
+                    _first_names([p.name for p in files]))
+
+
 def read_mask(path: str | Path) -> Array:
-    """A binary mask (bool) from a PNG where nonzero means line."""
-    m = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if m is None:
+    """A binary mask (bool): nonzero means line, at any bit depth (a 16-bit mask of 0 and 1 too)
+    and in any colour channel (alpha aside)."""
+    m = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if m is None or m.ndim not in (2, 3):
         raise InputError(f"{path}: not a readable mask image")
-    return m > 0
+    return (m[..., :3].max(axis=2) if m.ndim == 3 else m) > 0
 
 
 HELDOUT = "heldout"

@@ -20,7 +20,7 @@ import yaml  # noqa: E402
 
 from . import CLASSES, __version__  # noqa: E402
 from .config import dataset_pseudo_sources  # noqa: E402
-from .io import HELDOUT, RealSet, heldout_set, read_grayscale, read_labelme_lines, scan_real_set  # noqa: E402
+from .io import HELDOUT, RealSet, heldout_set, read_grayscale, read_labelme_lines, read_mask, scan_real_set  # noqa: E402
 
 Array = np.ndarray
 CLASS_COLOURS = {"dislocation": (255, 60, 60), "slip_trace": (60, 200, 255), "grain_boundary": (80, 255, 80)}
@@ -85,9 +85,9 @@ def truth_mask_rgb(rgb: Array, rs: RealSet, stem: str) -> Array:
     """Tint the annotated mask pixels of a masks-only annotation on an overlay."""
     for files in rs.masks.values():
         if stem in files:
-            m = cv2.imread(str(files[stem]), cv2.IMREAD_GRAYSCALE)
-            if m is not None and m.shape == rgb.shape[:2]:
-                rgb[m > 0] = (0.5 * rgb[m > 0] + 0.5 * np.array(TRUTH_COLOUR)).astype(np.uint8)
+            m = read_mask(files[stem])
+            if m.shape == rgb.shape[:2]:
+                rgb[m] = (0.5 * rgb[m] + 0.5 * np.array(TRUTH_COLOUR)).astype(np.uint8)
     return rgb
 
 

@@ -14,6 +14,7 @@ from disloctem.io import (
     image_shape,
     read_grayscale,
     read_labelme_lines,
+    read_mask,
     resolve_set,
     scan_real_set,
 )
@@ -117,6 +118,33 @@ def test_scan_real_set_layout(tmp_path):
     rs = scan_real_set("s", tmp_path)
     assert sorted(rs.images) == ["f1", "f2"] and list(rs.labelme) == ["f1"]
     assert list(rs.masks["dislocation"]) == ["f2"] and rs.annotated_stems() == ["f1", "f2"]
+
+
+def test_masks_are_read_as_annotators_save_them(tmp_path, caplog):
+    """Class folders named in any case or the plural, TIFF masks, 16-bit masks of 0 and 1,
+    colour masks; what is left out is named in a warning."""
+    for sub in ["images", "labelme", "masks/Dislocations", "masks/slip-trace", "masks/defects"]:
+        (tmp_path / sub).mkdir(parents=True)
+    for stem in ["f1", "f2"]:
+        cv2.imwrite(str(tmp_path / "images" / f"{stem}.png"), np.zeros((8, 8), np.uint8))
+    line16 = np.zeros((8, 8), np.uint16)
+    line16[3] = 1
+    tifffile.imwrite(tmp_path / "masks" / "Dislocations" / "f1.tif", line16)
+    colour = np.zeros((8, 8, 3), np.uint8)
+    colour[:, 5, 2] = 255  # a red line (OpenCV's BGR)
+    cv2.imwrite(str(tmp_path / "masks" / "slip-trace" / "f2.png"), colour)
+    cv2.imwrite(str(tmp_path / "masks" / "slip-trace" / "f1.jpg"), colour)
+    cv2.imwrite(str(tmp_path / "masks" / "f1.png"), colour[..., 0])
+    (tmp_path / "labelme" / "f3.json").write_text(json.dumps({"shapes": []}))
+    with caplog.at_level(logging.WARNING):
+        rs = scan_real_set("s", tmp_path)
+    assert list(rs.masks["dislocation"]) == ["f1"] and list(rs.masks["slip_trace"]) == ["f2"]
+    assert read_mask(rs.masks["dislocation"]["f1"]).sum() == 8
+    assert np.array_equal(np.flatnonzero(read_mask(rs.masks["slip_trace"]["f2"]).any(axis=0)), [5])
+    for expected in ("defects: names no class", "slip-trace: 1 files left out (f1.jpg)",
+                     "masks: 1 files left out (f1.png): masks go in masks/<class>/",
+                     "labelme: 1 files name no image in images/ and are left out (f3.json)"):
+        assert expected in caplog.text
 
 
 def test_spread_subset_keeps_evenly_spaced_annotated_images(tmp_path):
