@@ -8,6 +8,7 @@ import datetime
 import html
 import io
 import json
+import re
 from pathlib import Path
 
 import cv2
@@ -435,7 +436,7 @@ PHYSICS_COLUMNS = ["set", "method", "dataset", "n_images", "n_annotated", "pred_
                    "true_loop_diameter_px"]
 
 
-def physics_section(physics_csv: str | Path) -> str:
+def physics_section(physics_csv: str | Path, readout_csvs: list[str] = ()) -> str:
     rows = read_rows(physics_csv)
     if not rows:
         return "<p>No predictions to measure.</p>"
@@ -451,7 +452,62 @@ def physics_section(physics_csv: str | Path) -> str:
             "the annotated images), with the mean absolute per-image error (<code>mae_</code>, "
             "<code>rel_mae_</code> relative to the mean true value). Per-image values: "
             "<code>results/physics/{set}/{method}/{dataset}.csv</code>. Pile-up rule: docs/metrics.md.</p>"
-            f"<div class='scroll'><table><tr>{head}</tr>{body}</table></div>")
+            f"<div class='scroll'><table><tr>{head}</tr>{body}</table></div>"
+            + (f"<p>Image by image, for the sets of {SERIES_MIN_IMAGES} images or more (frames of a "
+               f"recording: dislocations arriving, leaving, piling up):</p>{figure}"
+               if (figure := readout_series_figure(list(readout_csvs))) else ""))
+
+
+SERIES_MIN_IMAGES = 5  # sets with at least this many images get their read-out plotted image by image
+
+
+def natural_key(stem: str) -> list:
+    """Sort key that orders frame numbers by value ("f9" before "f10")."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", stem)]
+
+
+def _value(row: dict, key: str) -> float:
+    try:
+        return float(row.get(key) or "nan")
+    except ValueError:
+        return float("nan")
+
+
+def readout_series_figure(readout_csvs: list[str]) -> str:
+    """For each real set of at least :data:`SERIES_MIN_IMAGES` images (an in-situ recording,
+    typically), the number of dislocations and their line density image by image, in the natural
+    order of the file names, for every model that predicted it, with the annotated values where
+    there are any: the read-out as it evolves during the recording. Empty where no set qualifies."""
+    series: dict[str, dict[str, list[dict]]] = {}
+    for path in readout_csvs:
+        rows = read_rows(path)
+        if len(rows) >= SERIES_MIN_IMAGES and rows[0]["set"] != HELDOUT:
+            series.setdefault(rows[0]["set"], {})[f"{rows[0]['method']} / {rows[0]['dataset']}"] = rows
+    if not series:
+        return ""
+    fig, axes = plt.subplots(len(series), 2, figsize=(11, 2.8 * len(series)), squeeze=False)
+    for (name, models), (ax_n, ax_d) in zip(sorted(series.items()), axes):
+        order = {stem: i for i, stem in enumerate(sorted({r["image"] for rows in models.values() for r in rows},
+                                                         key=natural_key))}
+        for label, rows in sorted(models.items()):
+            rows = sorted(rows, key=lambda r: order[r["image"]])
+            x = [order[r["image"]] for r in rows]
+            ax_n.plot(x, [_value(r, "pred_n_dislocations") for r in rows], lw=1, label=label)
+            ax_d.plot(x, [_value(r, "pred_density_per_px") for r in rows], lw=1, label=label)
+        truth = {r["image"]: r for rows in models.values() for r in rows if r.get("true_n_dislocations")}
+        if truth:
+            x = [order[stem] for stem in truth]
+            ax_n.plot(x, [_value(r, "true_n_dislocations") for r in truth.values()], "ko", ms=3, label="annotated")
+            ax_d.plot(x, [_value(r, "true_density_per_px") for r in truth.values()], "ko", ms=3, label="annotated")
+        ax_n.set_ylabel("dislocations")
+        ax_d.set_ylabel("line density (px$^{-1}$)")
+        first, last = min(order, key=order.get), max(order, key=order.get)
+        for ax in (ax_n, ax_d):
+            ax.set_title(f"{name}: {first} ... {last}", fontsize=9)
+            ax.set_xlabel("image, in file-name order")
+        ax_d.legend(fontsize=7)
+    fig.tight_layout()
+    return img_tag(figure_data_uri(fig), "read-out image by image")
 
 
 def _short(value: str) -> str:
@@ -490,7 +546,7 @@ th{background:#f0f0f0}.best{background:#c8f0c8;font-weight:bold}.warn{background
 
 
 def build_report(config: dict, real_sets: dict[str, str], summary_csv: str | Path, out_html: str | Path,
-                 physics_csv: str | Path | None = None) -> None:
+                 physics_csv: str | Path | None = None, readout_csvs: list[str] = ()) -> None:
     """Write the report from the pipeline's artifacts (paths as in docs/design.md)."""
     sets = {name: scan_real_set(name, path) for name, path in real_sets.items()}
     rep = config.get("report", {})
@@ -498,7 +554,8 @@ def build_report(config: dict, real_sets: dict[str, str], summary_csv: str | Pat
         ("Real data", real_data_section(sets), "real-data"),
         ("Metrics", metrics_section(summary_csv), "metrics"),
         ("Studies and ablations", studies_section(config, summary_csv), "studies"),
-        ("Physical read-out", physics_section(physics_csv) if physics_csv else "<p>Not measured.</p>", "physics"),
+        ("Physical read-out",
+         physics_section(physics_csv, readout_csvs) if physics_csv else "<p>Not measured.</p>", "physics"),
         ("Predicted lines", overlay_section(config, sets, rep.get("overlay_images", 4)), "overlays"),
         ("Training", training_section(config), "training"),
         ("Synthetic data", gallery_section(config, sets, rep.get("gallery_images", 6)), "synthetic"),

@@ -32,3 +32,23 @@ def test_study_models_trained_for_minutes_are_flagged_as_indicative():
     assert "<code>ft1_A</code>, <code>real_A</code>" in note and "mixed_A" not in note
     assert study_budget_note(config, ["ft1_A", "real_A"]).startswith("<p class='warn'>These study models")
     assert study_budget_note(config, ["mixed_A", "paper_A"]) == ""
+
+
+def test_sets_of_many_images_get_their_read_out_plotted_image_by_image(tmp_path):
+    from disloctem.physics import write_rows
+    from disloctem.report import SERIES_MIN_IMAGES, natural_key, readout_series_figure
+
+    assert sorted(["f10", "f9", "f100"], key=natural_key) == ["f9", "f10", "f100"]
+
+    def readout(name: str, n: int, annotated: bool) -> str:
+        rows = [{"set": name, "method": "unet", "dataset": "perlin", "image": f"f{i}", "pred_n_dislocations": i,
+                 "pred_density_per_px": 0.001 * i, "true_n_dislocations": i if annotated and i % 2 else "",
+                 "true_density_per_px": 0.001 * i if annotated and i % 2 else ""} for i in range(n)]
+        path = tmp_path / f"{name}.csv"
+        write_rows(rows, path)
+        return str(path)
+
+    video = readout("video", SERIES_MIN_IMAGES, True)
+    assert readout_series_figure([video, readout("unannotated", SERIES_MIN_IMAGES + 3, False)]).startswith(
+        '<img src="data:image/png;base64,')
+    assert readout_series_figure([readout("single", 1, True), readout("heldout", 16, True)]) == ""

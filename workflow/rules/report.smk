@@ -5,6 +5,7 @@ rule build_report:
     input:
         summary="results/evaluation/summary.csv",
         physics="results/physics/summary.csv",
+        readouts=readout_targets(),
         evaluations=evaluated_targets(),
         predictions=prediction_targets(),
         datasets=expand("results/synthetic/{dataset}", dataset=SYNTHETIC),
