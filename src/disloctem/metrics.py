@@ -88,11 +88,12 @@ def centreline_counts(pred: Array, true: Array, tol: float = 3.0) -> CentrelineC
 
 
 class SampledLine:
-    """A polyline sampled every :data:`SAMPLE_STEP` px, with a k-d tree of the samples: what
-    :func:`mean_distance` needs of a line, built once however often the line is compared."""
+    """A polyline sampled every ``step`` px (:data:`SAMPLE_STEP` for the metrics), with a k-d
+    tree of the samples: what :func:`mean_distance` needs of a line, built once however often
+    the line is compared."""
 
-    def __init__(self, points: Array) -> None:
-        self.samples = resample_by_step(points, SAMPLE_STEP)
+    def __init__(self, points: Array, step: float = SAMPLE_STEP) -> None:
+        self.samples = resample_by_step(points, step)
         self.tree = cKDTree(self.samples)
 
 

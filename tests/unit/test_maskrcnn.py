@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import torch
 from torchvision.ops import FrozenBatchNorm2d
@@ -10,7 +11,7 @@ from disloctem.geometry import polyline_length
 from disloctem.models.maskrcnn import MaskRCNNConfig, build_maskrcnn
 from disloctem.models.maskrcnn.data import InstanceCrops, instance_targets
 from disloctem.models.maskrcnn.model import set_input_size
-from disloctem.models.maskrcnn.predict import box_gap, instances_to_lines, predict_instances
+from disloctem.models.maskrcnn.predict import box_gap, instances_to_lines, longest_lines, predict_instances, shelf_pack
 from disloctem.models.maskrcnn.train import loss_mode
 from disloctem.postprocess import PostprocessParams, mask_to_lines
 
@@ -202,6 +203,38 @@ def test_box_gap_is_never_more_than_the_nearest_point_distance():
         assert box_gap(a, b) <= nearest + 1e-9
     assert box_gap(np.array([[0.0, 0], [10, 10]]), np.array([[5.0, 5], [20, 0]])) == 0.0
     assert box_gap(np.array([[0.0, 0], [10, 10]]), np.array([[13.0, 14], [20, 20]])) == 5.0
+
+
+def test_shelf_packing_keeps_rectangles_apart_and_on_the_canvas():
+    rng = np.random.default_rng(1)
+    shapes = [tuple(int(v) for v in rng.integers(1, 600, 2)) for _ in range(40)]
+    corners, (height, width) = shelf_pack(shapes, 9, 1024)
+    taken = np.zeros((height, width), np.int32)
+    for (y, x), (h, w) in zip(corners, shapes):
+        assert y >= 9 and x >= 9 and y + h + 9 <= height and x + w + 9 <= width
+        taken[y - 4:y + h + 4, x - 4:x + w + 4] += 1  # each grown by 4 px: still no overlap 9 px apart
+    assert taken.max() == 1 and width <= max(1024, max(w for _, w in shapes) + 18)
+
+
+def test_masks_traced_together_give_the_lines_each_gives_alone():
+    """One canvas for all instance masks (the speed-up) must not join or lose lines: masks whose
+    lines end within the bridged gap of a neighbour's, a mask with no line, a crossing."""
+    params = PostprocessParams()
+    masks = []
+    for k in range(12):  # side by side on the canvas, each line running to where the next begins
+        m = np.zeros((40, 60 + 5 * k), np.uint8)
+        cv2.line(m, (1, 20), (m.shape[1] - 2, 20), 1, 2)  # 2 px apart on a canvas, these would join
+        if k % 3 == 0:
+            cv2.line(m, (m.shape[1] - 1, 0), (0, m.shape[0] - 1), 1, 2)
+        masks.append(m > 0)
+    masks.append(np.zeros((30, 30), bool))
+    together = longest_lines(masks, params)
+    for m, line in zip(masks, together):
+        alone = mask_to_lines(m, params)
+        if not alone:
+            assert line is None
+        else:
+            assert np.allclose(line, max((d for _, d in alone), key=polyline_length), atol=1e-6)
 
 
 def test_dataset_items_are_seeded(tiny_dataset):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,7 +11,6 @@ import torch
 import torch.nn.functional as F
 from torchvision.models.detection.roi_heads import expand_boxes, expand_masks
 
-from ...geometry import polyline_length
 from ...io import AnnotatedLine
 from ...metrics import SampledLine, within_mean_distance
 from ...postprocess import PostprocessParams, line_mask, mask_to_lines
@@ -77,12 +77,54 @@ def instance_mask(prob: Array, params: PostprocessParams, peak_fraction: float =
     return line_mask(prob, replace(params, threshold=threshold, valley_sigma=None))  # one line: nothing to separate
 
 
+DUPLICATE_STEP = 1.0  # px between the samples of the duplicate test's distance (the metrics sample every 0.5 px)
+
+
 def box_gap(a: Array, b: Array) -> float:
     """Distance (px) between the bounding boxes of two (N, 2) point sets, 0 where they overlap.
     No point of one lies nearer than this to a point of the other, so it bounds their symmetric
     mean distance from below, and lines farther apart than a threshold need no exact distance."""
     gap = np.maximum(0.0, np.maximum(a.min(axis=0) - b.max(axis=0), b.min(axis=0) - a.max(axis=0)))
     return float(np.hypot(*gap))
+
+
+def shelf_pack(shapes: list[tuple[int, int]], sep: int, width: int) -> tuple[list[tuple[int, int]], tuple[int, int]]:
+    """Top-left corners (y, x) that lay rectangles of these (height, width) shapes side by side
+    in rows of at most ``width`` px (wider ones get a row of their own), ``sep`` px apart and from
+    the border, tallest first; and the (height, width) of the canvas that holds them."""
+    corners: list[tuple[int, int]] = [(0, 0)] * len(shapes)
+    y, x, row, right = sep, sep, 0, 0
+    for k in sorted(range(len(shapes)), key=lambda k: -shapes[k][0]):
+        h, w = shapes[k]
+        if x > sep and x + w + sep > width:
+            y, x, row = y + row + sep, sep, 0
+        corners[k] = (y, x)
+        x, row, right = x + w + sep, max(row, h), max(right, x + w + sep)
+    return corners, (y + row + sep, max(right, 2 * sep))
+
+
+def longest_lines(masks: list[Array], params: PostprocessParams) -> list[Array | None]:
+    """The longest line (dense curve, in the mask's own pixels) of each of several masks, or None
+    where a mask has none: the lines :func:`~disloctem.postprocess.mask_to_lines` finds in each,
+    found in one pass over a canvas that holds them all (:func:`shelf_pack`). They lie farther
+    apart there than the widest gap a line is continued across (``params.gap``), so no line
+    joins two of them, and the skeleton graph's fixed cost is paid once, not per mask."""
+    if not masks:
+        return []
+    sep = int(math.ceil(params.gap)) + 3
+    corners, shape = shelf_pack([m.shape for m in masks], sep, max(1024, max(m.shape[1] for m in masks) + 2 * sep))
+    canvas = np.zeros(shape, bool)
+    for m, (y, x) in zip(masks, corners):
+        canvas[y:y + m.shape[0], x:x + m.shape[1]] = m
+    lo = np.array([(x, y) for y, x in corners], np.float64) - sep / 2
+    hi = lo + np.array([(m.shape[1], m.shape[0]) for m in masks]) + sep
+    out: list[Array | None] = [None] * len(masks)
+    for _, dense in mask_to_lines(canvas, params):  # longest first
+        middle = dense[len(dense) // 2]
+        k = int(np.flatnonzero(np.all((lo <= middle) & (middle <= hi), axis=1))[0])
+        if out[k] is None:
+            out[k] = dense - lo[k] - sep / 2
+    return out
 
 
 def instances_to_lines(pred: dict[str, Array], classes: tuple[str, ...], score_threshold: float,
@@ -99,25 +141,24 @@ def instances_to_lines(pred: dict[str, Array], classes: tuple[str, ...], score_t
 
     def kept(k: int) -> SampledLine:
         if k not in sampled:
-            sampled[k] = SampledLine(lines[k].points)
+            sampled[k] = SampledLine(lines[k].points, DUPLICATE_STEP)
         return sampled[k]
 
-    for i in sorted(range(len(pred["scores"])), key=lambda i: -pred["scores"][i]):
-        score = pred["scores"][i]
-        if score < score_threshold:
+    order = [i for i in sorted(range(len(pred["scores"])), key=lambda i: -pred["scores"][i])
+             if pred["scores"][i] >= score_threshold]
+    windows = [instance_window(pred["grids"][i], pred["boxes"][i], height, width) for i in order]
+    found = longest_lines([instance_mask(prob, params) for prob, _, _ in windows], params)
+    for i, (_, top, left), line_in_window in zip(order, windows, found):
+        if line_in_window is None:
             continue
-        prob, top, left = instance_window(pred["grids"][i], pred["boxes"][i], height, width)
-        found = mask_to_lines(instance_mask(prob, params), params)
-        if not found:
-            continue
-        dense = max((d for _, d in found), key=polyline_length) + [left, top]
+        dense = line_in_window + [left, top]
         cls = classes[int(pred["labels"][i]) - 1]
         near = [k for k, ln in enumerate(lines) if ln.cls == cls and box_gap(ln.points, dense) <= duplicate_dist]
         if near:
-            line = SampledLine(dense)
+            line = SampledLine(dense, DUPLICATE_STEP)
             if any(within_mean_distance(line, kept(k), duplicate_dist) for k in near):
                 continue
             sampled[len(lines)] = line
         lines.append(AnnotatedLine(cls, dense))
-        scores.append(float(score))
+        scores.append(float(pred["scores"][i]))
     return lines, scores
