@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import cv2
 import numpy as np
+import pytest
 import torch
 from torchvision.ops import FrozenBatchNorm2d
 
@@ -216,9 +217,12 @@ def test_shelf_packing_keeps_rectangles_apart_and_on_the_canvas():
     assert taken.max() == 1 and width <= max(1024, max(w for _, w in shapes) + 18)
 
 
-def test_masks_traced_together_give_the_lines_each_gives_alone():
+@pytest.mark.parametrize("canvas_px", [4_000_000, 5_000])
+def test_masks_traced_together_give_the_lines_each_gives_alone(canvas_px, monkeypatch):
     """One canvas for all instance masks (the speed-up) must not join or lose lines: masks whose
-    lines end within the bridged gap of a neighbour's, a mask with no line, a crossing."""
+    lines end within the bridged gap of a neighbour's, a mask with no line, a crossing; nor
+    several canvases where one would be too large."""
+    monkeypatch.setattr("disloctem.models.maskrcnn.predict.CANVAS_PX", canvas_px)
     params = PostprocessParams()
     masks = []
     for k in range(12):  # side by side on the canvas, each line running to where the next begins

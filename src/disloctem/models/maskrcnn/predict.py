@@ -103,27 +103,42 @@ def shelf_pack(shapes: list[tuple[int, int]], sep: int, width: int) -> tuple[lis
     return corners, (y + row + sep, max(right, 2 * sep))
 
 
+CANVAS_PX = 4_000_000  # masks traced together fill canvases of at most about this many px
+
+
 def longest_lines(masks: list[Array], params: PostprocessParams) -> list[Array | None]:
     """The longest line (dense curve, in the mask's own pixels) of each of several masks, or None
     where a mask has none: the lines :func:`~disloctem.postprocess.mask_to_lines` finds in each,
-    found in one pass over a canvas that holds them all (:func:`shelf_pack`). They lie farther
-    apart there than the widest gap a line is continued across (``params.gap``), so no line
-    joins two of them, and the skeleton graph's fixed cost is paid once, not per mask."""
-    if not masks:
-        return []
+    found in one pass over a canvas that holds many of them (:func:`shelf_pack`; about
+    :data:`CANVAS_PX` px each, so memory stays bounded on large frames). They lie farther apart
+    there than the widest gap a line is continued across (``params.gap``), so no line joins two
+    of them, and the skeleton graph's fixed cost is paid once a canvas, not once a mask."""
+    out: list[Array | None] = []
+    start = 0
+    while start < len(masks):
+        stop, area = start + 1, masks[start].size
+        while stop < len(masks) and area + masks[stop].size <= CANVAS_PX:
+            area += masks[stop].size
+            stop += 1
+        out += _longest_lines_on_one_canvas(masks[start:stop], params)
+        start = stop
+    return out
+
+
+def _longest_lines_on_one_canvas(masks: list[Array], params: PostprocessParams) -> list[Array | None]:
     sep = int(math.ceil(params.gap)) + 3
     corners, shape = shelf_pack([m.shape for m in masks], sep, max(1024, max(m.shape[1] for m in masks) + 2 * sep))
     canvas = np.zeros(shape, bool)
     for m, (y, x) in zip(masks, corners):
         canvas[y:y + m.shape[0], x:x + m.shape[1]] = m
-    lo = np.array([(x, y) for y, x in corners], np.float64) - sep / 2
-    hi = lo + np.array([(m.shape[1], m.shape[0]) for m in masks]) + sep
+    lo = np.array([(x, y) for y, x in corners], np.float64)
+    hi = lo + np.array([(m.shape[1], m.shape[0]) for m in masks]) - 1
     out: list[Array | None] = [None] * len(masks)
     for _, dense in mask_to_lines(canvas, params):  # longest first
-        middle = dense[len(dense) // 2]
-        k = int(np.flatnonzero(np.all((lo <= middle) & (middle <= hi), axis=1))[0])
+        outside = np.maximum(0.0, np.maximum(lo - dense[len(dense) // 2], dense[len(dense) // 2] - hi))
+        k = int(np.argmin(np.hypot(outside[:, 0], outside[:, 1])))  # the mask the line's middle lies in
         if out[k] is None:
-            out[k] = dense - lo[k] - sep / 2
+            out[k] = dense - lo[k]
     return out
 
 
