@@ -77,44 +77,97 @@ def collinear_gap(a: Array, b: Array, lateral_px: float) -> float | None:
     return float(max(along[0] - norm, -along[1]))
 
 
-def join_collinear_runs(pieces: list[tuple[Array, bool]], diagonal: float, params: PostprocessParams
-                        ) -> list[tuple[Array, bool]]:
-    """Straight pieces that lie on one line (:func:`collinear_gap`, within ``straight_run_px``),
-    with gaps of up to ``trace_join_gap`` x the shortest trace (``trace_min_fraction`` x
-    ``diagonal``) between them or overlapping by at most ``straight_run_px``, joined into one
-    piece flagged long and straight, where the joined line is straight (:func:`is_long_straight`).
-    A slip trace is straight (a slip plane cut by the flat foil surface) and a model loses
-    stretches of a faint one and calls others a dislocation, so it comes out as collinear
-    pieces, each too short to be called a trace; joined, it is one. Pieces that would not make a
-    trace together stay as they are."""
+def collinear_traces(pieces: list[Array], diagonal: float, params: PostprocessParams) -> list[list[int]]:
+    """Groups (indices, in order) of two or more straight pieces that lie on one line
+    (:func:`collinear_gap`, within ``straight_run_px``), with gaps of up to ``trace_join_gap`` x
+    the shortest trace (``trace_min_fraction`` x ``diagonal``) between them or overlapping by at
+    most ``straight_run_px``, and that joined (:func:`join_along_line`) make one long straight
+    line (:func:`is_long_straight`): the pieces of one slip trace. A slip trace is straight (a
+    slip plane cut by the flat foil surface) and a model loses stretches of a faint one and calls
+    others a dislocation, so it comes out as collinear pieces, each too short to be called a
+    trace; joined, it is one."""
     limit = params.trace_join_gap * params.trace_min_fraction * diagonal
-    straight = [i for i, (piece, _) in enumerate(pieces) if is_straight(piece, params.straight_tolerance)]
+    straight = [i for i, piece in enumerate(pieces) if is_straight(piece, params.straight_tolerance)]
     if limit <= 0 or len(straight) < 2:
-        return pieces
-    chords = np.array([pieces[i][0][-1] - pieces[i][0][0] for i in straight], dtype=np.float64)
+        return []
+    chords = np.array([pieces[i][-1] - pieces[i][0] for i in straight], dtype=np.float64)
     angle = np.arctan2(chords[:, 1], chords[:, 0])
     near = np.abs(np.sin(angle[:, None] - angle[None, :])) <= math.sin(math.radians(COLLINEAR_MAX_DEG))
     rows, cols = [], []
     for a, b in zip(*np.nonzero(np.triu(near, 1))):  # only nearly parallel pairs are measured
         i, j = straight[a], straight[b]
-        gap = collinear_gap(pieces[i][0], pieces[j][0], params.straight_run_px)
+        gap = collinear_gap(pieces[i], pieces[j], params.straight_run_px)
         if gap is not None and -params.straight_run_px <= gap <= limit:
             rows.append(i)
             cols.append(j)
     if not rows:
-        return pieces
+        return []
     graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(pieces), len(pieces)))
     _, label = connected_components(graph, directed=False)
-    out = []
-    for group in (np.flatnonzero(label == g) for g in range(label.max() + 1)):
-        if len(group) == 1:
-            out.append(pieces[group[0]])
+    groups = [list(np.flatnonzero(label == g)) for g in range(label.max() + 1)]
+    return [group for group in groups if len(group) > 1
+            and is_long_straight(join_along_line([pieces[i] for i in group]), diagonal, params)]
+
+
+def join_collinear_runs(pieces: list[tuple[Array, bool]], diagonal: float, params: PostprocessParams
+                        ) -> list[tuple[Array, bool]]:
+    """The pieces with those of each :func:`collinear_traces` group joined into one piece flagged
+    long and straight (where the first of them was); pieces that would not make a trace together
+    stay as they are."""
+    groups = collinear_traces([piece for piece, _ in pieces], diagonal, params)
+    first = {group[0]: group for group in groups}
+    grouped = {i for group in groups for i in group}
+    return [(join_along_line([pieces[j][0] for j in first[i]]), True) if i in first else pieces[i]
+            for i in range(len(pieces)) if i in first or i not in grouped]
+
+
+def trace_pieces(traced: list[Array], diagonal: float, params: PostprocessParams) -> list[tuple[Array, bool]]:
+    """Traced lines cut into pieces flagged True where they are slip-trace or grain-boundary
+    candidates: a straight run at least ``trace_min_fraction`` x ``diagonal`` long
+    (:func:`line_pieces`), or collinear straight pieces that make one such line together
+    (:func:`collinear_traces`). With ``trace_run_fraction`` > 0, straight runs down to that
+    fraction of the shortest trace are cut out of their lines as well, and where they join no
+    trace they are glued back to their neighbours along the line: a trace that crosses junctions
+    is traced in stretches, and a stretch that a dislocation continues at a junction is too
+    short to be cut as a trace by itself. Pieces shorter than ``min_length`` are dropped."""
+    full = params.trace_min_fraction * diagonal
+    shortest = min(full, max(params.trace_run_fraction * full, params.min_length)) if params.trace_run_fraction \
+        else full
+    line_of, pieces, long_run = [], [], []
+    for n, dense in enumerate(traced):
+        cut = [(dense, True)] if is_long_straight(dense, diagonal, params) else \
+            straight_runs(dense, shortest, params.straight_run_px)
+        for piece, run in cut:
+            line_of.append(n)
+            pieces.append(piece)
+            long_run.append(run and polyline_length(piece) >= full)
+    usable = [i for i, piece in enumerate(pieces) if polyline_length(piece) >= params.min_length]
+    groups = [[usable[k] for k in group]
+              for group in collinear_traces([pieces[i] for i in usable], diagonal, params)]
+    first = {group[0]: group for group in groups}
+    in_trace = set(first) | {i for group in groups for i in group} | {i for i, r in enumerate(long_run) if r}
+    out: list[tuple[Array, bool]] = []
+    glued: list[Array] = []
+
+    def flush() -> None:
+        if glued:
+            whole = np.concatenate([glued[0]] + [g[1:] for g in glued[1:]])
+            if polyline_length(whole) >= params.min_length:
+                out.append((whole, False))
+            glued.clear()
+
+    for i, piece in enumerate(pieces):
+        if i and line_of[i] != line_of[i - 1]:
+            flush()
+        if i not in in_trace:
+            glued.append(piece)
             continue
-        joined = join_along_line([pieces[i][0] for i in group])
-        if is_long_straight(joined, diagonal, params):
-            out.append((joined, True))
-        else:
-            out.extend(pieces[i] for i in group)
+        flush()
+        if i in first:
+            out.append((join_along_line([pieces[j] for j in first[i]]), True))
+        elif long_run[i] and not any(i in group for group in groups):
+            out.append((piece, True))
+    flush()
     return out
 
 
@@ -174,9 +227,8 @@ def probabilities_to_lines(probs: Array, classes: tuple[str, ...], params: Postp
         labels[top[-1] - top[-2] < CLASS_DOUBT] = int(np.argmax(p.mean(axis=1)))
         return labels
 
-    pieces = [piece for _, dense in mask_to_lines(line_mask(probs.max(axis=0), params), params, point_labels)
-              for piece in line_pieces(dense, diagonal, params)]
-    for piece, long_straight in join_collinear_runs(pieces, diagonal, params):
+    traced = [dense for _, dense in mask_to_lines(line_mask(probs.max(axis=0), params), params, point_labels)]
+    for piece, long_straight in trace_pieces(traced, diagonal, params):
         mean = along(piece).mean(axis=1)
         best = line_class(mean, classes, long_straight,
                           long_straight or is_straight(piece, params.straight_tolerance))

@@ -44,6 +44,8 @@ class PostprocessParams:
     trace_min_fraction: float = 0.35  # straight lines (or runs) at least this x image diagonal long are traces
     straight_run_px: float = 5.0  # a straight run within a line stays this close to its chord (a band's edges and more)
     trace_join_gap: float = 0.5  # collinear straight pieces join across gaps up to this x the shortest trace; 0: off
+    trace_run_fraction: float = 0.5  # straight runs down to this x the shortest trace are cut where collinear
+    # pieces complete a trace (inference.trace_pieces); 0: off
     class_run: int = 21  # a class must hold this many skeleton pixels along a line to cut it there
 
 

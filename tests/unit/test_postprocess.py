@@ -297,6 +297,29 @@ def test_collinear_pieces_too_short_together_or_too_far_apart_stay_apart():
     assert len(joined) == 1 and joined[0][1] and len(joined[0][0]) == 4
 
 
+def test_a_trace_stretch_continued_into_a_dislocation_is_cut_where_collinear_pieces_complete_it():
+    """A trace crossed by junctions is traced in stretches; a dislocation ending on it at a shallow
+    angle is continued into one stretch (200 px, shorter than the 247-px shortest trace of a
+    500 x 500 image). With the stretch beyond the junction (80 px, 10 px away on the same line)
+    they make a trace, and the dislocation comes apart; without it, the line stays whole."""
+    from disloctem.inference import trace_pieces
+
+    diagonal = float(np.hypot(500, 500))
+    along = np.linspace(0, 1, 101)[:, None]
+    stretch = np.array([50.0, 250.0]) + along * [200.0, 0.0]
+    turn = np.radians(25)
+    dislocation = stretch[-1] + along[1:] * 150 * np.array([np.cos(turn), -np.sin(turn)])
+    line = np.concatenate([stretch, dislocation])
+    beyond = np.array([40.0, 250.0]) - along * [80.0, 0.0]
+    params = PostprocessParams(trace_run_fraction=0.5)
+    pieces = trace_pieces([line, beyond], diagonal, params)
+    assert sorted((round(polyline_length(p)), flag) for p, flag in pieces) == [(150, False), (290, True)]
+    alone = trace_pieces([line], diagonal, params)
+    assert len(alone) == 1 and not alone[0][1] and np.array_equal(alone[0][0], line)
+    off = trace_pieces([line, beyond], diagonal, PostprocessParams(trace_run_fraction=0.0))
+    assert [(round(polyline_length(p)), flag) for p, flag in off] == [(350, False), (80, False)]
+
+
 @pytest.mark.parametrize("specks", [3, 200])  # few small components are cleared in their boxes, many by a lookup
 def test_small_components_are_dropped_and_large_ones_kept_whole(specks):
     mask = draw(((10, 100), (190, 100)), ((100, 10), (100, 60)))
