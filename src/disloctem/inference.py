@@ -43,20 +43,6 @@ CLASS_DOUBT = 0.2  # mean class probabilities closer than this leave the class i
 COLLINEAR_MAX_DEG = 5.0  # straight pieces whose chords differ by more than this never lie on one line
 
 
-def line_pieces(dense: Array, diagonal: float, params: PostprocessParams) -> list[tuple[Array, bool]]:
-    """A traced line as pieces flagged True where they are long and straight (slip-trace or
-    grain-boundary candidates): the whole line if it is straight (:func:`is_straight`) and at least
-    ``trace_min_fraction`` x ``diagonal`` long; otherwise its straight runs of that length
-    (:func:`~disloctem.geometry.straight_runs`, within ``straight_run_px`` of their chord) cut from
-    the rest, so a dislocation the skeleton continued into the trace it ends on comes apart from
-    it. Pieces shorter than ``min_length`` are dropped."""
-    if is_long_straight(dense, diagonal, params):
-        return [(dense, True)]
-    return [(piece, run) for piece, run in straight_runs(dense, params.trace_min_fraction * diagonal,
-                                                         params.straight_run_px)
-            if polyline_length(piece) >= params.min_length]
-
-
 def collinear_gap(a: Array, b: Array, lateral_px: float) -> float | None:
     """The gap (px) between two straight polylines that lie on one line, measured along the chord
     of the longer; negative where they overlap. None where they do not lie on one line: chords
@@ -123,13 +109,16 @@ def join_collinear_runs(pieces: list[tuple[Array, bool]], diagonal: float, param
 
 def trace_pieces(traced: list[Array], diagonal: float, params: PostprocessParams) -> list[tuple[Array, bool]]:
     """Traced lines cut into pieces flagged True where they are slip-trace or grain-boundary
-    candidates: a straight run at least ``trace_min_fraction`` x ``diagonal`` long
-    (:func:`line_pieces`), or collinear straight pieces that make one such line together
-    (:func:`collinear_traces`). With ``trace_run_fraction`` > 0, straight runs down to that
-    fraction of the shortest trace are cut out of their lines as well, and where they join no
-    trace they are glued back to their neighbours along the line: a trace that crosses junctions
-    is traced in stretches, and a stretch that a dislocation continues at a junction is too
-    short to be cut as a trace by itself. Pieces shorter than ``min_length`` are dropped."""
+    candidates: a whole line that is straight (:func:`is_straight`) and at least
+    ``trace_min_fraction`` x ``diagonal`` long; a straight run of that length in a line
+    (:func:`~disloctem.geometry.straight_runs`, within ``straight_run_px`` of its chord), cut from
+    the rest, so a dislocation the skeleton continued into the trace it ends on comes apart from
+    it; or collinear straight pieces that make one such line together (:func:`collinear_traces`).
+    With ``trace_run_fraction`` > 0, straight runs down to that fraction of the shortest trace
+    are cut out of their lines as well, and where they join no trace they are glued back to their
+    neighbours along the line: a trace that crosses junctions is traced in stretches, and a
+    stretch that a dislocation continues at a junction is too short to be cut as a trace by
+    itself. Pieces shorter than ``min_length`` are dropped."""
     full = params.trace_min_fraction * diagonal
     shortest = min(full, max(params.trace_run_fraction * full, params.min_length)) if params.trace_run_fraction \
         else full
@@ -204,10 +193,9 @@ def probabilities_to_lines(probs: Array, classes: tuple[str, ...], params: Postp
     Lines are traced once, in the mask of pixels where any class exceeds the threshold, so a line
     is not reported twice; skeleton paths are cut where the most probable class changes along
     them (confidently, over ``class_run`` px) and joined across junctions only when those
-    classes agree. Long straight runs are then cut from the rest of a line
-    (:func:`line_pieces`), straight pieces on one line are joined into one trace
-    (:func:`join_collinear_runs`), and each piece takes its class from its mean probabilities
-    and its shape (:func:`line_class`); its score is the mean probability of that class.
+    classes agree. Long straight runs are then cut from the rest of a line and straight pieces on
+    one line are joined into one trace (:func:`trace_pieces`), and each piece takes its class from
+    its mean probabilities and its shape (:func:`line_class`); its score is the mean probability of that class.
     """
     lines, scores = [], []
     shape = np.array(probs.shape[1:])
