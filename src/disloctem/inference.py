@@ -134,7 +134,8 @@ def trace_pieces(traced: list[Array], diagonal: float, params: PostprocessParams
     groups = [[usable[k] for k in group]
               for group in collinear_traces([pieces[i] for i in usable], diagonal, params)]
     first = {group[0]: group for group in groups}
-    in_trace = set(first) | {i for group in groups for i in group} | {i for i, r in enumerate(long_run) if r}
+    grouped = {i for group in groups for i in group}
+    in_trace = grouped | {i for i, r in enumerate(long_run) if r}
     out: list[tuple[Array, bool]] = []
     glued: list[Array] = []
 
@@ -154,7 +155,7 @@ def trace_pieces(traced: list[Array], diagonal: float, params: PostprocessParams
         flush()
         if i in first:
             out.append((join_along_line([pieces[j] for j in first[i]]), True))
-        elif long_run[i] and not any(i in group for group in groups):
+        elif i not in grouped:  # a long run on its own
             out.append((piece, True))
     flush()
     return out
