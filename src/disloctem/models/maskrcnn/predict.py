@@ -135,7 +135,8 @@ def _longest_lines_on_one_canvas(masks: list[Array], params: PostprocessParams) 
     hi = lo + np.array([(m.shape[1], m.shape[0]) for m in masks]) - 1
     out: list[Array | None] = [None] * len(masks)
     for _, dense in mask_to_lines(canvas, params):  # longest first
-        outside = np.maximum(0.0, np.maximum(lo - dense[len(dense) // 2], dense[len(dense) // 2] - hi))
+        middle = dense[len(dense) // 2]
+        outside = np.maximum(0.0, np.maximum(lo - middle, middle - hi))
         k = int(np.argmin(np.hypot(outside[:, 0], outside[:, 1])))  # the mask the line's middle lies in
         if out[k] is None:
             out[k] = dense - lo[k]
