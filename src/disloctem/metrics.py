@@ -97,16 +97,21 @@ class SampledLine:
         self.tree = cKDTree(self.samples)
 
 
+def one_way_distance(a: SampledLine, b: SampledLine) -> float:
+    """Mean distance from the samples of A to B: one half of d(A, B)."""
+    return float(b.tree.query(a.samples)[0].mean())
+
+
 def mean_distance(a: SampledLine, b: SampledLine) -> float:
     """Symmetric mean distance d(A, B) (module docstring)."""
-    return 0.5 * float(b.tree.query(a.samples)[0].mean() + a.tree.query(b.samples)[0].mean())
+    return 0.5 * (one_way_distance(a, b) + one_way_distance(b, a))
 
 
 def within_mean_distance(a: SampledLine, b: SampledLine, limit: float) -> bool:
     """Whether d(A, B) <= ``limit``; the distance from B to A is skipped where that from A to B
     alone exceeds 2 x ``limit`` (each half of d is at least 0)."""
-    a_to_b = float(b.tree.query(a.samples)[0].mean())
-    return a_to_b <= 2 * limit and 0.5 * (a_to_b + float(a.tree.query(b.samples)[0].mean())) <= limit
+    a_to_b = one_way_distance(a, b)
+    return a_to_b <= 2 * limit and 0.5 * (a_to_b + one_way_distance(b, a)) <= limit
 
 
 def polyline_distance_matrix(pred: list[Array], true: list[Array]) -> Array:
