@@ -140,3 +140,14 @@ def test_clean_line_images_and_the_share_of_their_length_found():
     half = [np.array([ln[0], (ln[0] + ln[1]) / 2]) for ln in lines]
     assert abs(bench.found_share(lines, half) - 0.5) < 0.02
     assert bench.found_share(lines, [ln + [0.0, 10.0] for ln in lines]) == 0.0  # 10 px off: not found
+
+
+def test_splinereg_targets_benchmark_decodes_perfect_outputs(tiny_dataset):
+    res = run_bench("bench_splinereg_targets.py", "--data", str(tiny_dataset), "--images", "4")
+    assert res.returncode == 0, res.stderr
+    shares = re.search(r"same cell as another line of its class: ([\d.]+); in a neighbouring cell: ([\d.]+)$",
+                       res.stdout, flags=re.M)
+    recall = re.search(r"line recall ([\d.]+), precision ([\d.]+) \((\d+) lines\)$", res.stdout, flags=re.M)
+    assert shares and recall, res.stdout
+    assert all(0.0 <= float(v) <= 1.0 for v in shares.groups())
+    assert int(recall.group(3)) > 0 and float(recall.group(1)) > 0.5  # perfect outputs find most lines
