@@ -290,8 +290,9 @@ def sample_pileup(p: MicrostructureParams, size: int, index: int, rng: np.random
     """Dislocations gliding in one slip band, optionally with the band's two slip traces.
 
     The band runs along the unit vector ``u`` (the trace direction); each dislocation spans the
-    band from one trace to the other, bowed by a shared shape, and the dislocations are placed
-    along ``u`` by the spacing law.
+    band from one trace to the other, bowed by a shared shape whose depth varies from one
+    dislocation to the next by at most half their spacing (:func:`bounded_bow`: they do not
+    cross), and the dislocations are placed along ``u`` by the spacing law.
     """
     scale = size / 512.0
     u_angle = rng.uniform(0, np.pi)
