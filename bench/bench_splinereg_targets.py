@@ -10,7 +10,7 @@ targets of ``splinereg.data.line_targets`` are built as in training. Prints:
   points) or into a neighbouring cell (the 3x3 peak search can keep both, but a network must
   then switch between two lines' offsets from one cell to the next);
 - the line-level recall and precision of dislocations when the network's outputs are perfect
-  (the heat-map targets as probabilities, each line's offsets at its cell), decoded by
+  (``splinereg.data.targets_as_outputs``), decoded by
   ``splinereg.predict.decode_lines`` and scored as in docs/metrics.md: an upper bound of what
   the method can find on these images.
 """
@@ -21,39 +21,16 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 from disloctem.geometry import clip_to_image, polyline_length, spline_through
 from disloctem.metrics import LineCounts, match_lines
 from disloctem.models.maskrcnn.data import read_splines
-from disloctem.models.splinereg.data import line_targets, visible_line
+from disloctem.models.splinereg.data import line_targets, targets_as_outputs, window_lines
 from disloctem.models.splinereg.model import STRIDE, SplineRegConfig
 from disloctem.models.splinereg.predict import decode_lines
 
 Array = np.ndarray
-
-
-def visible_lines(records: list[dict], size: int, cfg: SplineRegConfig) -> list[tuple[int, Array]]:
-    """(class index, longest visible run) of an image's lines, as training sees a whole image."""
-    out = []
-    for rec in records:
-        run = visible_line(rec["points"], 0, 0, size, size, 0, False)
-        if run is not None:
-            out.append((cfg.classes.index(rec["class"]), run))
-    return out
-
-
-def perfect_outputs(targets: dict[str, Array], cfg: SplineRegConfig, size: int) -> dict[str, torch.Tensor]:
-    """Network outputs that reproduce the targets exactly (heat-map logits, offsets)."""
-    h = w = size // STRIDE
-    heat = torch.logit(torch.from_numpy(targets["heat"]).clamp(1e-4, 1 - 1e-4))
-    offset = torch.zeros(2, h, w)
-    points = torch.zeros(2 * cfg.k_support, h, w)
-    for (cy, cx), o, p in zip(targets["cells"], targets["offsets"], targets["points"]):
-        offset[:, cy, cx] = torch.from_numpy(o)
-        points[:, cy, cx] = torch.from_numpy(p)
-    return {"heat": heat[None], "offset": offset[None], "points": points[None]}
 
 
 def cell_neighbours(classes: list[int], cells: Array) -> tuple[int, int]:
@@ -90,12 +67,13 @@ def main() -> None:
     for stem in sorted(splines)[: args.images]:
         records = splines[stem]
         size = image_size(args.data, stem)
-        lines = [ln for ln in visible_lines(records, size, cfg) if polyline_length(ln[1]) >= cfg.min_visible]
+        lines = [ln for ln in window_lines(records, cfg.classes, 0, 0, size, size, 0, False)
+                 if polyline_length(ln[1]) >= cfg.min_visible]
         targets = line_targets(lines, cfg, size)
         s, n = cell_neighbours([c for c, _ in lines], targets["cells"])
         n_lines, same, near = n_lines + len(lines), same + s, near + n
         pred = []
-        for c, _, pts in decode_lines(perfect_outputs(targets, cfg, size), cfg, cfg.heat_threshold):
+        for c, _, pts in decode_lines(targets_as_outputs(targets, cfg, size), cfg, cfg.heat_threshold):
             runs = clip_to_image(spline_through(pts, step=2.0), size, size)
             if c == dislocation and runs:
                 pred.append(max(runs, key=polyline_length))

@@ -8,8 +8,7 @@ import torch
 from disloctem.io import read_labelme_lines
 from disloctem.metrics import match_lines
 from disloctem.models.splinereg import SplineRegConfig, build_splinereg, decode_lines
-from disloctem.models.splinereg.data import line_targets, rotate_points
-from disloctem.models.splinereg.model import STRIDE
+from disloctem.models.splinereg.data import line_targets, rotate_points, targets_as_outputs
 from disloctem.models.splinereg.train import direction_free_l1, splinereg_loss
 
 from .method_contract import MethodContract
@@ -34,25 +33,13 @@ def test_point_loss_is_symmetric_in_point_order():
     assert torch.allclose(direction_free_l1(target, reversed_target, 8), torch.zeros(5))
 
 
-def perfect_output(targets, cfg, size):
-    """Network outputs that encode ``targets`` exactly (logits from the heat-map)."""
-    h = size // STRIDE
-    heat = torch.from_numpy(targets["heat"]).clamp(1e-6, 1 - 1e-6)
-    out = {"heat": torch.logit(heat)[None], "offset": torch.zeros(1, 2, h, h),
-           "points": torch.zeros(1, 2 * cfg.k_support, h, h)}
-    for (cy, cx), off, pts in zip(targets["cells"], targets["offsets"], targets["points"]):
-        out["offset"][0, :, cy, cx] = torch.from_numpy(off)
-        out["points"][0, :, cy, cx] = torch.from_numpy(pts)
-    return out
-
-
 def test_targets_decode_back_to_the_lines():
     cfg = SplineRegConfig(k_support=6)
     a = np.stack([np.linspace(10, 110, 50), np.full(50, 30.0)], axis=1)
     b = np.stack([np.full(50, 80.0), np.linspace(40, 120, 50)], axis=1)
     t = line_targets([(0, a), (1, b)], cfg, 128)
     assert t["heat"][0].max() == 1 and t["heat"][1].max() == 1 and len(t["cells"]) == 2
-    found = decode_lines(perfect_output(t, cfg, 128), cfg, 0.5)
+    found = decode_lines(targets_as_outputs(t, cfg, 128), cfg, 0.5)
     assert sorted(c for c, _, _ in found) == [0, 1]
     for c, _, pts in found:
         truth = a if c == 0 else b
@@ -66,7 +53,7 @@ def test_a_loop_target_starts_at_its_top_and_decodes_closed():
     ring = np.stack([64 + 30 * np.cos(t), 64 + 18 * np.sin(t)], axis=1)[:-1]
     ring = np.roll(ring, 50, axis=0)  # as a rotated crop leaves it: starting anywhere
     targets = line_targets([(0, np.vstack([ring, ring[:1]]))], cfg, 128)
-    (found_class, _, pts), = decode_lines(perfect_output(targets, cfg, 128), cfg, 0.5)
+    (found_class, _, pts), = decode_lines(targets_as_outputs(targets, cfg, 128), cfg, 0.5)
     assert found_class == 0 and np.allclose(pts[0], pts[-1], atol=1e-6)
     assert pts[0, 1] == pytest.approx(ring[:, 1].min(), abs=1e-3)
 

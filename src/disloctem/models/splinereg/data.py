@@ -31,6 +31,18 @@ def visible_line(points: Array, y: int, x: int, side: int, crop: int, k: int, fl
     return max(runs, key=polyline_length) if runs else None
 
 
+def window_lines(records: list[dict], classes: tuple[str, ...], y: int, x: int, side: int, crop: int, k: int,
+                 flip: bool) -> list[tuple[int, Array]]:
+    """(class index, longest visible run) of every line of ``records`` (``splines.jsonl``) that
+    shows in a crop window (:func:`visible_line`)."""
+    lines = []
+    for rec in records:
+        run = visible_line(rec["points"], y, x, side, crop, k, flip)
+        if run is not None:
+            lines.append((classes.index(rec["class"]), run))
+    return lines
+
+
 def line_targets(lines: list[tuple[int, Array]], cfg: SplineRegConfig, size: int) -> dict[str, Array]:
     """Heat-map (C, h, w) and, per line, its midpoint cell, sub-cell offset and point offsets.
     A loop wholly inside the crop starts at its topmost point, whatever rotation the crop had, so
@@ -60,17 +72,27 @@ def line_targets(lines: list[tuple[int, Array]], cfg: SplineRegConfig, size: int
     }
 
 
+def targets_as_outputs(targets: dict[str, Array], cfg: SplineRegConfig, size: int) -> dict[str, torch.Tensor]:
+    """The network outputs (a batch of one) that encode :func:`line_targets` of a ``size`` px
+    image exactly: heat-map logits, and each line's offsets at its cell. Decoded, they give what
+    the targets can represent at best (tests, ``bench/bench_splinereg_targets.py``)."""
+    h = size // STRIDE
+    heat = torch.from_numpy(targets["heat"]).clamp(1e-6, 1 - 1e-6)
+    out = {"heat": torch.logit(heat)[None], "offset": torch.zeros(1, 2, h, h),
+           "points": torch.zeros(1, 2 * cfg.k_support, h, h)}
+    for (cy, cx), off, pts in zip(targets["cells"], targets["offsets"], targets["points"]):
+        out["offset"][0, :, cy, cx] = torch.from_numpy(off)
+        out["points"][0, :, cy, cx] = torch.from_numpy(pts)
+    return out
+
+
 class LineCrops(SplineWindows):
     """Random augmented crops with line targets."""
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, dict[str, Array]]:
         cfg = self.cfg
         w = self.window(i)
-        lines = []
-        for rec in self.splines[w.stem]:
-            run = visible_line(rec["points"], w.y, w.x, w.side, cfg.crop, w.k, w.flip)
-            if run is not None:
-                lines.append((cfg.classes.index(rec["class"]), run))
+        lines = window_lines(self.splines[w.stem], cfg.classes, w.y, w.x, w.side, cfg.crop, w.k, w.flip)
         return torch.from_numpy(normalise(w.image))[None], line_targets(lines, cfg, cfg.crop)
 
 
