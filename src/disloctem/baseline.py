@@ -85,9 +85,9 @@ def baseline_predictor(params: BaselineParams = BaselineParams(),
     line is 1 (the baseline has no confidence)."""
 
     def predict(img: Array) -> tuple[list[AnnotatedLine], list[float]]:
-        traced = [(dense, False) for _, dense in mask_to_lines(ridge_mask(img, params), post)]
+        traced = [dense for _, dense in mask_to_lines(ridge_mask(img, params), post)]
         lines = [AnnotatedLine(classify_line(dense, img.shape, post), dense)
-                 for dense, _ in join_collinear_runs(traced, float(np.hypot(*img.shape)), post)]
+                 for dense in join_collinear_runs(traced, float(np.hypot(*img.shape)), post)]
         return lines, [1.0] * len(lines)
 
     return predict

@@ -95,15 +95,13 @@ def collinear_traces(pieces: list[Array], diagonal: float, params: PostprocessPa
             and is_long_straight(join_along_line([pieces[i] for i in group]), diagonal, params)]
 
 
-def join_collinear_runs(pieces: list[tuple[Array, bool]], diagonal: float, params: PostprocessParams
-                        ) -> list[tuple[Array, bool]]:
-    """The pieces with those of each :func:`collinear_traces` group joined into one piece flagged
-    long and straight (where the first of them was); pieces that would not make a trace together
-    stay as they are."""
-    groups = collinear_traces([piece for piece, _ in pieces], diagonal, params)
+def join_collinear_runs(pieces: list[Array], diagonal: float, params: PostprocessParams) -> list[Array]:
+    """The pieces with those of each :func:`collinear_traces` group joined into one piece (where
+    the first of them was); pieces that would not make a trace together stay as they are."""
+    groups = collinear_traces(pieces, diagonal, params)
     first = {group[0]: group for group in groups}
     grouped = {i for group in groups for i in group}
-    return [(join_along_line([pieces[j][0] for j in first[i]]), True) if i in first else pieces[i]
+    return [join_along_line([pieces[j] for j in first[i]]) if i in first else pieces[i]
             for i in range(len(pieces)) if i in first or i not in grouped]
 
 

@@ -288,13 +288,14 @@ def test_collinear_pieces_too_short_together_or_too_far_apart_stay_apart():
 
     params = PostprocessParams()  # 500 x 500: traces from 247 px, gaps bridged up to 124 px
     diagonal = float(np.hypot(500, 500))
-    short = [(np.array([[10.0, 50.0], [70.0, 50.0]]), False), (np.array([[100.0, 50.0], [160.0, 50.0]]), False)]
+    short = [np.array([[10.0, 50.0], [70.0, 50.0]]), np.array([[100.0, 50.0], [160.0, 50.0]])]
     assert join_collinear_runs(short, diagonal, params) == short  # 150 px together: no trace
-    far = [(np.array([[0.0, 50.0], [120.0, 50.0]]), False), (np.array([[250.0, 50.0], [490.0, 50.0]]), True)]
+    far = [np.array([[0.0, 50.0], [120.0, 50.0]]), np.array([[250.0, 50.0], [490.0, 50.0]])]
     assert join_collinear_runs(far, diagonal, params) == far  # 130 px apart
-    near = [far[0], (far[1][0] - [20.0, 0.0], True)]
+    near = [far[0], far[1] - [20.0, 0.0]]
     joined = join_collinear_runs(near, diagonal, params)
-    assert len(joined) == 1 and joined[0][1] and len(joined[0][0]) == 4
+    assert len(joined) == 1 and len(joined[0]) == 4
+    assert polyline_length(joined[0]) == pytest.approx(470)  # one trace from x = 0 to 470
 
 
 def test_a_trace_stretch_continued_into_a_dislocation_is_cut_where_collinear_pieces_complete_it():
