@@ -15,6 +15,16 @@ def run_bench(script: str, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
+def load_bench(name: str):
+    """A bench script as a module, for tests of its functions."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
 def test_training_benchmark_times_a_real_step_of_every_method():
     res = run_bench("bench_training.py", "--method", "unet", "maskrcnn", "splinereg", "--steps", "1",
                     "--crop", "128", "--batch", "2", "--precision", "fp32", "--profile", "3")
@@ -81,15 +91,11 @@ def test_loop_benchmark_scores_every_model_on_loops(tmp_path):
 
 
 def test_loop_scores_count_a_loop_found_only_where_a_line_follows_it_round(tmp_path):
-    import importlib.util
-
     import numpy as np
 
     from disloctem.io import AnnotatedLine, labelme_document, write_json
 
-    spec = importlib.util.spec_from_file_location("bench_loops", REPO / "bench" / "bench_loops.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_bench("bench_loops")
     t = np.linspace(0, 2 * np.pi, 100)
     loop = np.stack([100 + 40 * np.cos(t), 100 + 20 * np.sin(t)], axis=1)
     loop[-1] = loop[0]
@@ -106,6 +112,54 @@ def test_loop_scores_count_a_loop_found_only_where_a_line_follows_it_round(tmp_p
     half = bench.loop_scores(tmp_path / "truth", tmp_path / "half")
     assert half["line_recall"] == 0.0 and 0.4 < half["cl_recall"] < 0.6
     assert bench.loop_scores(tmp_path / "truth", tmp_path / "none")["cl_recall"] == 0.0
+
+
+def test_dense_pileup_benchmark_scores_every_model(tmp_path):
+    import cv2
+    import numpy as np
+    import torch
+
+    from disloctem.models.unet.model import UNetConfig, build_unet
+
+    cfg = UNetConfig(decoder_channels=(16, 8, 8, 8, 8))
+    torch.save({"model": build_unet(cfg).state_dict(), "config": cfg.to_dict()}, tmp_path / "model.pt")
+    (tmp_path / "bg").mkdir()
+    cv2.imwrite(str(tmp_path / "bg" / "bg_0.png"), np.full((512, 512), 128, np.uint8))
+    res = run_bench("bench_dense_pileups.py", "--weights", str(tmp_path / "model.pt"), "--backgrounds",
+                    str(tmp_path / "bg"), "--n", "2", "--scales", "1", "--no-tta", "--device", "cpu")
+    assert res.returncode == 0, res.stderr
+    head = re.findall(r"model\.pt: dislocation line F1 ([\d.]+), centreline F1 ([\d.]+), (\d+) pile-up dislocations, "
+                      r"([\d.]+) of their length found", res.stdout)
+    assert len(head) == 1 and int(head[0][2]) >= 12, res.stdout  # 2 images of 2-3 pile-ups of 6-16
+    assert all(0.0 <= float(head[0][i]) <= 1.0 for i in (0, 1, 3))
+    assert re.search(r"^  by contrast  0-0\.1: ", res.stdout, flags=re.M)
+    assert re.search(r"^  by width, px 0-2: ", res.stdout, flags=re.M)
+
+
+def test_dense_pileup_shares_count_the_length_found_of_pileup_dislocations_only(tmp_path):
+    import json
+
+    import numpy as np
+
+    from disloctem.io import AnnotatedLine, labelme_document, write_json
+
+    bench = load_bench("bench_dense_pileups")
+    pileup = {"class": "dislocation", "points": [[20.0, 50.0], [100.0, 50.0], [180.0, 50.0]], "width": 1.5,
+              "contrast": 0.08, "pileup": 0}
+    free = {**pileup, "points": [[20.0, 150.0], [180.0, 150.0]], "pileup": None}
+    outside = {**pileup, "points": [[-50.0, 100.0], [-10.0, 100.0]]}
+    record = {"image": "a", "height": 200, "width": 200, "lines": [pileup, free, outside]}
+    (tmp_path / "splines.jsonl").write_text(json.dumps(record) + "\n")
+    for name, lines in {"half": [np.array([[20.0, 52.0], [100.0, 52.0]])], "none": []}.items():
+        (tmp_path / name).mkdir()
+        write_json(tmp_path / name / "a.json",
+                   labelme_document([AnnotatedLine("dislocation", ln) for ln in lines], "a.png", 200, 200))
+    half = bench.found_shares(tmp_path / "splines.jsonl", tmp_path / "half")
+    assert half.shape == (1, 3) and tuple(half[0, :2]) == (1.5, 0.08)  # the free and the outside line are left out
+    assert 0.45 < half[0, 2] < 0.56
+    assert bench.found_shares(tmp_path / "splines.jsonl", tmp_path / "none")[0, 2] == 0.0
+    assert bench.binned_means(np.array([0.05, 0.15, 0.5]), np.array([0.0, 0.5, 1.0]), (0.0, 0.1, 0.2, 1.0)) == \
+        ["0-0.1: 0.00 (1)", "0.1-0.2: 0.50 (1)", "0.2-1: 1.00 (1)"]
 
 
 def test_self_training_benchmark_scores_three_models_on_every_set(tiny_dataset, tmp_path):
@@ -125,13 +179,9 @@ def test_self_training_benchmark_scores_three_models_on_every_set(tiny_dataset, 
 
 
 def test_clean_line_images_and_the_share_of_their_length_found():
-    import importlib.util
-
     import numpy as np
 
-    spec = importlib.util.spec_from_file_location("bench_clean_lines", REPO / "bench" / "bench_clean_lines.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_bench("bench_clean_lines")
     img, lines, on = bench.lines_image(6, 0.4, 0.01, np.random.default_rng(0))
     assert img.shape == (512, 512) and len(lines) == 6
     assert abs(float(img[on].mean()) - 0.6 * 0.6) < 0.05 and abs(float(img[~on].mean()) - 0.6) < 0.01
