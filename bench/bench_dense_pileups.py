@@ -19,20 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
-import time
 from pathlib import Path
 
+import generated_sets  # bench/generated_sets.py
 import numpy as np
-import torch
 
-from disloctem.evaluate import evaluate_set
 from disloctem.geometry import spline_through
-from disloctem.inference import predict_images
-from disloctem.io import read_labelme_lines, scan_real_set
+from disloctem.io import read_labelme_lines
 from disloctem.metrics import centreline_counts, rasterise_centrelines
-from disloctem.models.registry import method_predictor
-from disloctem.synth.dataset import DatasetParams, write_dataset
 from disloctem.synth.microstructure import MicrostructureParams
 
 DENSE = MicrostructureParams(p_log_scales=1.0, pileups=(2, 3), pileup_count=(6, 16), pileup_spacing=(4.0, 12.0))
@@ -71,34 +65,16 @@ def binned_means(values: np.ndarray, shares: np.ndarray, edges: tuple[float, ...
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--weights", action="append", required=True, help="a trained U-Net model.pt (repeatable)")
-    ap.add_argument("--backgrounds", default="results/backgrounds/perlin", help="a background folder of a run")
-    ap.add_argument("--n", type=int, default=24, help="images (default 24)")
-    ap.add_argument("--seed", type=int, default=77)
-    ap.add_argument("--scales", default="1,0.5,0.333", help="resize factors tried per image, as auto_scales")
-    ap.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--device", default="cpu")
+    generated_sets.add_options(ap, n=24)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    scales = [float(x) for x in args.scales.split(",")]
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "dense"
-        params = DatasetParams(name="dense", size=512, n_train=0, n_val=args.n, seed=args.seed, microstructure=DENSE)
-        write_dataset(params, args.backgrounds, data, workers=args.threads)
-        rs = scan_real_set("dense", data)
-        for i, weights in enumerate(args.weights):
-            start = time.perf_counter()
-            predictor = method_predictor("unet", weights, {}, {"tta": args.tta}, args.device)
-            pred = Path(tmp) / f"pred{i}"
-            predict_images(rs.images, pred, predictor, scales[0] if len(scales) == 1 else "auto", scales)
-            score = evaluate_set(rs, pred)["scores"]["dislocation"]
-            rows = found_shares(data / "splines.jsonl", pred)
-            print(f"{weights}: dislocation line F1 {score['line_f1']:.2f}, centreline F1 {score['cl_f1']:.2f}, "
-                  f"{len(rows)} pile-up dislocations, {rows[:, 2].mean() if len(rows) else 0:.2f} of their length "
-                  f"found ({time.perf_counter() - start:.0f} s)")
-            print("  by contrast  " + " | ".join(binned_means(rows[:, 1], rows[:, 2], CONTRAST_BINS)))
-            print("  by width, px " + " | ".join(binned_means(rows[:, 0], rows[:, 2], WIDTH_BINS)), flush=True)
+    for run in generated_sets.predictions(args, "dense", DENSE):
+        score = run.scores["dislocation"]
+        rows = found_shares(run.data / "splines.jsonl", run.pred)
+        print(f"{run.weights}: dislocation line F1 {score['line_f1']:.2f}, centreline F1 {score['cl_f1']:.2f}, "
+              f"{len(rows)} pile-up dislocations, {rows[:, 2].mean() if len(rows) else 0:.2f} of their length "
+              f"found ({run.seconds:.0f} s)")
+        print("  by contrast  " + " | ".join(binned_means(rows[:, 1], rows[:, 2], CONTRAST_BINS)))
+        print("  by width, px " + " | ".join(binned_means(rows[:, 0], rows[:, 2], WIDTH_BINS)), flush=True)
 
 
 if __name__ == "__main__":

@@ -17,19 +17,13 @@ the tolerance, and the share of the matched loops that came out as closed lines.
 from __future__ import annotations
 
 import argparse
-import tempfile
-import time
 from pathlib import Path
 
-import torch
+import generated_sets  # bench/generated_sets.py
 
-from disloctem.evaluate import evaluate_set
 from disloctem.geometry import CLOSED_CHAIN_PX, is_closed
-from disloctem.inference import predict_images
-from disloctem.io import read_labelme_lines, scan_real_set
+from disloctem.io import read_labelme_lines
 from disloctem.metrics import CentrelineCounts, centreline_counts, match_lines, rasterise_centrelines
-from disloctem.models.registry import method_predictor
-from disloctem.synth.dataset import DatasetParams, write_dataset
 from disloctem.synth.microstructure import MicrostructureParams
 
 
@@ -59,35 +53,16 @@ def loop_scores(truth_dir: Path, pred_dir: Path, tol: float = 3.0, match_dist: f
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--weights", action="append", required=True, help="a trained U-Net model.pt (repeatable)")
-    ap.add_argument("--backgrounds", default="results/backgrounds/perlin", help="a background folder of a run")
-    ap.add_argument("--n", type=int, default=40, help="images (default 40)")
-    ap.add_argument("--seed", type=int, default=77)
-    ap.add_argument("--scales", default="1,0.5,0.333", help="resize factors tried per image, as auto_scales")
-    ap.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--device", default="cpu")
+    generated_sets.add_options(ap, n=40)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    scales = [float(x) for x in args.scales.split(",")]
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "loops"
-        params = DatasetParams(name="loops", size=512, n_train=0, n_val=args.n, seed=args.seed,
-                               microstructure=MicrostructureParams(p_loops=1.0))
-        write_dataset(params, args.backgrounds, data, workers=args.threads)
-        rs = scan_real_set("loops", data)
-        print(f"{'model':40s} {'line F1':>7s} {'cl F1':>5s} {'loops':>5s} {'loop R':>6s} {'loop clR':>8s} "
-              f"{'closed':>6s} {'s':>4s}")
-        for i, weights in enumerate(args.weights):
-            start = time.perf_counter()
-            predictor = method_predictor("unet", weights, {}, {"tta": args.tta}, args.device)
-            pred = Path(tmp) / f"pred{i}"
-            predict_images(rs.images, pred, predictor, "auto", scales)
-            score = evaluate_set(rs, pred)["scores"]["dislocation"]
-            loops = loop_scores(data / "labelme", pred)
-            print(f"{str(weights)[-40:]:40s} {score['line_f1']:7.2f} {score['cl_f1']:5.2f} {loops['loops']:5d} "
-                  f"{loops['line_recall']:6.2f} {loops['cl_recall']:8.2f} {loops['closed']:6.2f} "
-                  f"{time.perf_counter() - start:4.0f}", flush=True)
+    print(f"{'model':40s} {'line F1':>7s} {'cl F1':>5s} {'loops':>5s} {'loop R':>6s} {'loop clR':>8s} "
+          f"{'closed':>6s} {'s':>4s}")
+    for run in generated_sets.predictions(args, "loops", MicrostructureParams(p_loops=1.0)):
+        score = run.scores["dislocation"]
+        loops = loop_scores(run.data / "labelme", run.pred)
+        print(f"{str(run.weights)[-40:]:40s} {score['line_f1']:7.2f} {score['cl_f1']:5.2f} {loops['loops']:5d} "
+              f"{loops['line_recall']:6.2f} {loops['cl_recall']:8.2f} {loops['closed']:6.2f} {run.seconds:4.0f}",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,12 @@ def run_bench(script: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def load_bench(name: str):
-    """A bench script as a module, for tests of its functions."""
+    """A bench script as a module, for tests of its functions (bench/ on the path, as when the
+    script runs, for the helpers it imports from there)."""
     import importlib.util
+
+    if str(REPO / "bench") not in sys.path:
+        sys.path.insert(0, str(REPO / "bench"))
 
     spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
     bench = importlib.util.module_from_spec(spec)
