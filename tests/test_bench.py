@@ -29,6 +29,23 @@ def load_bench(name: str):
     return bench
 
 
+@pytest.fixture
+def untrained_unet(tmp_path) -> tuple[str, str]:
+    """A small untrained U-Net's model.pt and a background folder of one flat grey image, for the
+    benchmarks that generate a set and score models on it (paths as strings, for the command line)."""
+    import cv2
+    import numpy as np
+    import torch
+
+    from disloctem.models.unet.model import UNetConfig, build_unet
+
+    cfg = UNetConfig(decoder_channels=(16, 8, 8, 8, 8))
+    torch.save({"model": build_unet(cfg).state_dict(), "config": cfg.to_dict()}, tmp_path / "model.pt")
+    (tmp_path / "bg").mkdir()
+    cv2.imwrite(str(tmp_path / "bg" / "bg_0.png"), np.full((512, 512), 128, np.uint8))
+    return str(tmp_path / "model.pt"), str(tmp_path / "bg")
+
+
 def test_training_benchmark_times_a_real_step_of_every_method():
     res = run_bench("bench_training.py", "--method", "unet", "maskrcnn", "splinereg", "--steps", "1",
                     "--crop", "128", "--batch", "2", "--precision", "fp32", "--profile", "3")
@@ -73,18 +90,9 @@ def test_class_confusion_benchmark_prints_a_row_per_class(tiny_dataset, tmp_path
     assert int(rows[0][1]) > 0 and all(0.0 <= float(v) <= 1.0 for v in rows[0][2:])
 
 
-def test_loop_benchmark_scores_every_model_on_loops(tmp_path):
-    import cv2
-    import numpy as np
-    import torch
-
-    from disloctem.models.unet.model import UNetConfig, build_unet
-
-    cfg = UNetConfig(decoder_channels=(16, 8, 8, 8, 8))
-    torch.save({"model": build_unet(cfg).state_dict(), "config": cfg.to_dict()}, tmp_path / "model.pt")
-    (tmp_path / "bg").mkdir()
-    cv2.imwrite(str(tmp_path / "bg" / "bg_0.png"), np.full((512, 512), 128, np.uint8))
-    res = run_bench("bench_loops.py", "--weights", str(tmp_path / "model.pt"), "--backgrounds", str(tmp_path / "bg"),
+def test_loop_benchmark_scores_every_model_on_loops(untrained_unet):
+    weights, bg = untrained_unet
+    res = run_bench("bench_loops.py", "--weights", weights, "--backgrounds", bg,
                     "--n", "2", "--scales", "1", "--no-tta", "--device", "cpu")
     assert res.returncode == 0, res.stderr
     rows = re.findall(r"model\.pt\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+\d+$",
@@ -118,19 +126,10 @@ def test_loop_scores_count_a_loop_found_only_where_a_line_follows_it_round(tmp_p
     assert bench.loop_scores(tmp_path / "truth", tmp_path / "none")["cl_recall"] == 0.0
 
 
-def test_dense_pileup_benchmark_scores_every_model(tmp_path):
-    import cv2
-    import numpy as np
-    import torch
-
-    from disloctem.models.unet.model import UNetConfig, build_unet
-
-    cfg = UNetConfig(decoder_channels=(16, 8, 8, 8, 8))
-    torch.save({"model": build_unet(cfg).state_dict(), "config": cfg.to_dict()}, tmp_path / "model.pt")
-    (tmp_path / "bg").mkdir()
-    cv2.imwrite(str(tmp_path / "bg" / "bg_0.png"), np.full((512, 512), 128, np.uint8))
-    res = run_bench("bench_dense_pileups.py", "--weights", str(tmp_path / "model.pt"), "--backgrounds",
-                    str(tmp_path / "bg"), "--n", "2", "--scales", "1", "--no-tta", "--device", "cpu")
+def test_dense_pileup_benchmark_scores_every_model(untrained_unet):
+    weights, bg = untrained_unet
+    res = run_bench("bench_dense_pileups.py", "--weights", weights, "--backgrounds", bg, "--n", "2", "--scales", "1",
+                    "--no-tta", "--device", "cpu")
     assert res.returncode == 0, res.stderr
     head = re.findall(r"model\.pt: dislocation line F1 ([\d.]+), centreline F1 ([\d.]+), (\d+) pile-up dislocations, "
                       r"([\d.]+) of their length found", res.stdout)
@@ -138,6 +137,18 @@ def test_dense_pileup_benchmark_scores_every_model(tmp_path):
     assert all(0.0 <= float(head[0][i]) <= 1.0 for i in (0, 1, 3))
     assert re.search(r"^  by contrast  0-0\.1: ", res.stdout, flags=re.M)
     assert re.search(r"^  by width, px 0-2: ", res.stdout, flags=re.M)
+
+
+def test_tangle_benchmark_scores_every_model_on_tangles(untrained_unet):
+    weights, bg = untrained_unet
+    res = run_bench("bench_tangles.py", "--weights", weights, "--backgrounds", bg, "--n", "2", "--scales", "1",
+                    "--no-tta", "--device", "cpu")
+    assert res.returncode == 0, res.stderr
+    rows = re.findall(r"model\.pt\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+) / (\d+)\s+\d+$",
+                      res.stdout, flags=re.M)
+    assert len(rows) == 1, res.stdout
+    assert int(rows[0][5]) >= 8  # two images, one tangle of 8-30 dislocations each, some maybe too faint to label
+    assert all(0.0 <= float(v) <= 1.0 for v in rows[0][:4])
 
 
 def test_dense_pileup_shares_count_the_length_found_of_pileup_dislocations_only(tmp_path):

@@ -82,8 +82,8 @@ class MicrostructureParams:
     p_bright: float = 0.1
     # tangles: many short, strongly curved dislocations crowded into one region, as in deformed
     # metals (dislocation tangles, cell walls, networks), in this fraction of the images (off by
-    # default: one run with 0.15 scored lower on both development sets; an ablation in
-    # config/ablations.yaml and config/paper.yaml)
+    # default: in three runs with 0.15 the real images came out in more, shorter lines,
+    # docs/design.md; an ablation in config/ablations.yaml and config/paper.yaml)
     p_tangle: float = 0.0
     tangle_count: tuple[int, int] = (8, 30)
     tangle_radius: Range = (40.0, 160.0)  # px: the spread of the dislocation centres
