@@ -1,6 +1,7 @@
 """What the benchmarks that score U-Net models on a generated set of one kind share
-(``bench_loops.py``, ``bench_dense_pileups.py``): their command-line options, and the set made
-once in a temporary folder and predicted by every model as the workflow predicts."""
+(``bench_loops.py``, ``bench_dense_pileups.py``, ``bench_tangles.py``): their command-line
+options, and the set made once in a temporary folder and predicted by every model as the
+workflow predicts."""
 
 from __future__ import annotations
 
