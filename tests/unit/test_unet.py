@@ -284,7 +284,7 @@ def test_skeleton_recall_counts_broken_or_faint_centrelines_and_ignores_width():
     logits = torch.zeros_like(skel, requires_grad=True)
     empty = skeleton_recall_loss(logits, torch.zeros_like(skel))
     empty.backward()  # no skeleton in the batch: no loss, and a gradient of zeros
-    assert float(empty) == 0 and not logits.grad.any()
+    assert empty.item() == 0 and not logits.grad.any()
 
 
 def test_crops_carry_skeletons_of_their_masks_on_request(tiny_dataset):
