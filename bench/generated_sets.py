@@ -47,8 +47,8 @@ class Prediction:
 def predictions(args: argparse.Namespace, name: str, microstructure: MicrostructureParams) -> Iterator[Prediction]:
     """Make ``args.n`` images of ``microstructure`` (512 px, seed ``args.seed``, no training
     split) in the real-set layout, then have each model of ``args.weights`` predict and score
-    them in turn (flip averaging, the best of ``args.scales``). The files live until the
-    iteration ends."""
+    them in turn (flip averaging unless ``--no-tta``; the best of ``args.scales``, or every image
+    at the one scale given). The files live until the iteration ends."""
     torch.set_num_threads(args.threads)
     scales = [float(x) for x in args.scales.split(",")]
     with tempfile.TemporaryDirectory() as tmp:

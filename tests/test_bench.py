@@ -30,20 +30,27 @@ def load_bench(name: str):
 
 
 @pytest.fixture
-def untrained_unet(tmp_path) -> tuple[str, str]:
-    """A small untrained U-Net's model.pt and a background folder of one flat grey image, for the
-    benchmarks that generate a set and score models on it (paths as strings, for the command line)."""
-    import cv2
-    import numpy as np
+def untrained_unet_weights(tmp_path) -> str:
+    """A small untrained U-Net's model.pt (its path as a string, for the command line)."""
     import torch
 
     from disloctem.models.unet.model import UNetConfig, build_unet
 
     cfg = UNetConfig(decoder_channels=(16, 8, 8, 8, 8))
     torch.save({"model": build_unet(cfg).state_dict(), "config": cfg.to_dict()}, tmp_path / "model.pt")
+    return str(tmp_path / "model.pt")
+
+
+@pytest.fixture
+def untrained_unet(untrained_unet_weights, tmp_path) -> tuple[str, str]:
+    """That model.pt and a background folder of one flat grey image, for the benchmarks that
+    generate a set and score models on it."""
+    import cv2
+    import numpy as np
+
     (tmp_path / "bg").mkdir()
     cv2.imwrite(str(tmp_path / "bg" / "bg_0.png"), np.full((512, 512), 128, np.uint8))
-    return str(tmp_path / "model.pt"), str(tmp_path / "bg")
+    return untrained_unet_weights, str(tmp_path / "bg")
 
 
 def test_training_benchmark_times_a_real_step_of_every_method():
@@ -75,18 +82,14 @@ def test_maskrcnn_fit_benchmark_prints_the_five_loss_terms(tiny_dataset, augment
     assert all(float(r[1]) > 0 for r in rows)
 
 
-def test_class_confusion_benchmark_prints_a_row_per_class(tiny_dataset, tmp_path):
-    import torch
+def test_class_confusion_benchmark_prints_a_row_per_class(tiny_dataset, untrained_unet_weights):
+    from disloctem.models.unet.model import UNetConfig
 
-    from disloctem.models.unet.model import UNetConfig, build_unet
-
-    cfg = UNetConfig(decoder_channels=(16, 8, 8, 8, 8))
-    torch.save({"model": build_unet(cfg).state_dict(), "config": cfg.to_dict()}, tmp_path / "model.pt")
-    res = run_bench("bench_class_confusion.py", "--weights", str(tmp_path / "model.pt"), "--data", str(tiny_dataset),
+    res = run_bench("bench_class_confusion.py", "--weights", untrained_unet_weights, "--data", str(tiny_dataset),
                     "--images", "2", "--device", "cpu")
     assert res.returncode == 0, res.stderr
     rows = re.findall(r"^(\w+)\s+(\d+)  ([\d.]+|nan) / ([\d.]+|nan) / ([\d.]+|nan)$", res.stdout, flags=re.M)
-    assert [r[0] for r in rows] == list(cfg.classes), res.stdout
+    assert [r[0] for r in rows] == list(UNetConfig().classes), res.stdout
     assert int(rows[0][1]) > 0 and all(0.0 <= float(v) <= 1.0 for v in rows[0][2:])
 
 
