@@ -12,7 +12,8 @@ the best of ``--scales``; ``--scales 2`` enlarges every image instead, as ``pred
 and is scored against their Labelme labels (docs/metrics.md). Prints per model the dislocation
 line F1 and centreline F1, then the share of the labelled pile-up dislocations' length that lies
 within the centreline tolerance of a predicted dislocation, by the contrast and by the width the
-generator drew them with: which lines a model misses, the faint or the thin ones.
+generator drew them with, and by the distance to the nearest other dislocation of the same
+pile-up: which lines a model misses, the faint, the thin or the crowded ones.
 """
 
 from __future__ import annotations
@@ -32,32 +33,49 @@ from disloctem.synth.microstructure import MicrostructureParams
 DENSE = MicrostructureParams(p_log_scales=1.0, pileups=(2, 3), pileup_count=(6, 16), pileup_spacing=(4.0, 12.0))
 CONTRAST_BINS = (0.0, 0.1, 0.2, 1.0)
 WIDTH_BINS = (0.0, 2.0, 3.5, 10.0)
+SPACING_BINS = (0.0, 6.0, 8.0, 10.0, np.inf)
+
+
+def neighbour_distance(line: np.ndarray, others: list[np.ndarray]) -> float:
+    """Distance (px) from the midpoint of ``line``'s spline to the nearest point of the other
+    lines' splines (``inf`` where there is none): the local spacing of a pile-up dislocation."""
+    path = spline_through(line)
+    mid = path[len(path) // 2]
+    dists = [np.sqrt(((spline_through(o) - mid) ** 2).sum(1)).min() for o in others]
+    return float(min(dists, default=np.inf))
 
 
 def found_shares(splines: Path, pred_dir: Path, tol: float = 3.0) -> np.ndarray:
-    """One row (width, contrast, share found) per labelled pile-up dislocation of ``splines``
-    (a dataset's ``splines.jsonl``): its centreline recall (docs/metrics.md) against the
-    dislocations predicted in ``pred_dir``."""
+    """One row (width, contrast, share found, neighbour distance) per labelled pile-up
+    dislocation of ``splines`` (a dataset's ``splines.jsonl``): its centreline recall
+    (docs/metrics.md) against the dislocations predicted in ``pred_dir``, and the distance to
+    the nearest other dislocation of its pile-up (:func:`neighbour_distance`)."""
     rows = []
     for record in map(json.loads, splines.read_text().splitlines()):
         shape = (record["height"], record["width"])
         pred, _ = read_labelme_lines(pred_dir / f"{record['image']}.json")
         found = rasterise_centrelines([p.points for p in pred if p.cls == "dislocation"], shape)
+        pileups: dict[int, list[dict]] = {}
         for line in record["lines"]:
-            if line["class"] != "dislocation" or line["pileup"] is None:
-                continue
-            true = rasterise_centrelines([spline_through(np.asarray(line["points"], dtype=np.float64))], shape)
-            if true.any():  # some of it inside the image
-                recall = centreline_counts(found, true, tol).scores()["cl_recall"]
-                rows.append((line["width"], line["contrast"], recall))
-    return np.array(rows, dtype=np.float64).reshape(-1, 3)
+            if line["class"] == "dislocation" and line["pileup"] is not None:
+                pileups.setdefault(line["pileup"], []).append(line)
+        for members in pileups.values():
+            points = [np.asarray(line["points"], dtype=np.float64) for line in members]
+            for i, line in enumerate(members):
+                true = rasterise_centrelines([spline_through(points[i])], shape)
+                if true.any():  # some of it inside the image
+                    recall = centreline_counts(found, true, tol).scores()["cl_recall"]
+                    spacing = neighbour_distance(points[i], points[:i] + points[i + 1:])
+                    rows.append((line["width"], line["contrast"], recall, spacing))
+    return np.array(rows, dtype=np.float64).reshape(-1, 4)
 
 
 def binned_means(values: np.ndarray, shares: np.ndarray, edges: tuple[float, ...]) -> list[str]:
-    """``lo-hi: mean share (count)`` for each bin of ``values``."""
+    """``lo-hi: mean share (count)`` for each bin of ``values`` (the last bin includes its upper
+    edge, so an infinite edge takes in infinite values)."""
     out = []
     for lo, hi in zip(edges[:-1], edges[1:]):
-        inside = (values >= lo) & (values < hi)
+        inside = (values >= lo) & ((values < hi) | (hi == edges[-1]) & (values == hi))
         mean = f"{shares[inside].mean():.2f}" if inside.any() else "  - "
         out.append(f"{lo:g}-{hi:g}: {mean} ({int(inside.sum())})")
     return out
@@ -74,7 +92,8 @@ def main() -> None:
               f"{len(rows)} pile-up dislocations, {rows[:, 2].mean() if len(rows) else 0:.2f} of their length "
               f"found ({run.seconds:.0f} s)")
         print("  by contrast  " + " | ".join(binned_means(rows[:, 1], rows[:, 2], CONTRAST_BINS)))
-        print("  by width, px " + " | ".join(binned_means(rows[:, 0], rows[:, 2], WIDTH_BINS)), flush=True)
+        print("  by width, px " + " | ".join(binned_means(rows[:, 0], rows[:, 2], WIDTH_BINS)))
+        print("  by spacing, px " + " | ".join(binned_means(rows[:, 3], rows[:, 2], SPACING_BINS)), flush=True)
 
 
 if __name__ == "__main__":

@@ -140,6 +140,7 @@ def test_dense_pileup_benchmark_scores_every_model(untrained_unet):
     assert all(0.0 <= float(head[0][i]) <= 1.0 for i in (0, 1, 3))
     assert re.search(r"^  by contrast  0-0\.1: ", res.stdout, flags=re.M)
     assert re.search(r"^  by width, px 0-2: ", res.stdout, flags=re.M)
+    assert re.search(r"^  by spacing, px 0-6: .* \| 10-inf: ", res.stdout, flags=re.M)
 
 
 def test_tangle_benchmark_scores_every_model_on_tangles(untrained_unet):
@@ -165,7 +166,7 @@ def test_dense_pileup_shares_count_the_length_found_of_pileup_dislocations_only(
     pileup = {"class": "dislocation", "points": [[20.0, 50.0], [100.0, 50.0], [180.0, 50.0]], "width": 1.5,
               "contrast": 0.08, "pileup": 0}
     free = {**pileup, "points": [[20.0, 150.0], [180.0, 150.0]], "pileup": None}
-    outside = {**pileup, "points": [[-50.0, 100.0], [-10.0, 100.0]]}
+    outside = {**pileup, "points": [[-50.0, 100.0], [-10.0, 100.0]]}  # off the image, the pile-up's second line
     record = {"image": "a", "height": 200, "width": 200, "lines": [pileup, free, outside]}
     (tmp_path / "splines.jsonl").write_text(json.dumps(record) + "\n")
     for name, lines in {"half": [np.array([[20.0, 52.0], [100.0, 52.0]])], "none": []}.items():
@@ -173,11 +174,14 @@ def test_dense_pileup_shares_count_the_length_found_of_pileup_dislocations_only(
         write_json(tmp_path / name / "a.json",
                    labelme_document([AnnotatedLine("dislocation", ln) for ln in lines], "a.png", 200, 200))
     half = bench.found_shares(tmp_path / "splines.jsonl", tmp_path / "half")
-    assert half.shape == (1, 3) and tuple(half[0, :2]) == (1.5, 0.08)  # the free and the outside line are left out
+    assert half.shape == (1, 4) and tuple(half[0, :2]) == (1.5, 0.08)  # the free and the outside line are left out
     assert 0.45 < half[0, 2] < 0.56
+    assert half[0, 3] == pytest.approx(np.hypot(110.0, 50.0), abs=0.5)  # midpoint (100, 50) to (-10, 100)
     assert bench.found_shares(tmp_path / "splines.jsonl", tmp_path / "none")[0, 2] == 0.0
     assert bench.binned_means(np.array([0.05, 0.15, 0.5]), np.array([0.0, 0.5, 1.0]), (0.0, 0.1, 0.2, 1.0)) == \
         ["0-0.1: 0.00 (1)", "0.1-0.2: 0.50 (1)", "0.2-1: 1.00 (1)"]
+    assert bench.binned_means(np.array([3.0, np.inf]), np.array([0.0, 1.0]), (0.0, 6.0, np.inf)) == \
+        ["0-6: 0.00 (1)", "6-inf: 1.00 (1)"]  # a pile-up of one line has no neighbour
 
 
 def test_self_training_benchmark_scores_three_models_on_every_set(tiny_dataset, tmp_path):
