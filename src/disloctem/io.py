@@ -2,7 +2,7 @@
 
 Real set layout (see docs/data.md)::
 
-    <set>/images/<stem>.(png|jpg|jpeg|tif|tiff|dm3|dm4)
+    <set>/images/<stem>.(png|jpg|jpeg|tif|tiff|bmp|dm3|dm4)
     <set>/labelme/<stem>.json          optional, linestrip/line shapes
     <set>/masks/<class>/<stem>.(png|tif|tiff|bmp)   optional, nonzero = line
 """
@@ -24,7 +24,7 @@ from . import CLASSES
 
 Array = np.ndarray
 log = logging.getLogger(__name__)
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dm3", ".dm4")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dm3", ".dm4")
 DM_SUFFIXES = (".dm3", ".dm4")
 NM_PER_UNIT = {"nm": 1.0, "um": 1e3, "µm": 1e3, "μm": 1e3, "micron": 1e3, "microns": 1e3, "a": 0.1, "å": 0.1,
                "angstrom": 0.1, "pm": 1e-3, "mm": 1e6, "m": 1e9}
@@ -37,7 +37,9 @@ class InputError(ValueError):
 
 
 def read_grayscale(path: str | Path) -> Array:
-    """A micrograph as float32 in [0, 1]; 8- and 16-bit, grey or colour (converted to grey)."""
+    """A micrograph as float32 in [0, 1]; 8- and 16-bit, integer or float, grey or colour
+    (converted to grey); TIFFs compressed or not (LZW, Deflate, JPEG: tifffile with imagecodecs),
+    a single frame stored as a stack of one (1, H, W) too."""
     path = Path(path)
     if path.suffix.lower() in DM_SUFFIXES:
         img = read_dm_signal(path)["data"]
@@ -52,13 +54,15 @@ def read_grayscale(path: str | Path) -> Array:
         img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         if img is None:
             raise InputError(f"{path}: not a readable image")
-    img = to_grey(np.asarray(img))
+    img = to_grey(drop_single_frame_axes(np.asarray(img)))
+    if np.iscomplexobj(img):
+        raise InputError(f"{path}: complex pixel values (a Fourier transform?), not a micrograph")
     if img.ndim != 2:
         raise InputError(f"{path}: a stack of images (shape {img.shape}), not one image; "
                          f"split it into frames with disloctem-frames")
     img = img.astype(np.float32)
-    if np.isnan(img).any():
-        raise InputError(f"{path}: image contains NaN values")
+    if not np.isfinite(img).all():
+        raise InputError(f"{path}: image contains NaN or infinite values")
     img = remove_spikes(img)
     lo, hi = float(img.min()), float(img.max())
     return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
@@ -103,6 +107,14 @@ def remove_spikes(img: Array) -> Array:
     out = img.copy()
     out[spikes] = cv2.medianBlur(img, 5)[spikes]
     return out
+
+
+def drop_single_frame_axes(img: Array) -> Array:
+    """``img`` without the leading axes of length 1 that some software writes for a single
+    frame (a stack of one, (1, H, W) or (1, 1, H, W)); an image with two axes stays as it is."""
+    while img.ndim > 2 and img.shape[0] == 1:
+        img = img[0]
+    return img
 
 
 def to_grey(img: Array) -> Array:
@@ -327,9 +339,19 @@ def scan_real_set(name: str, root: str | Path) -> RealSet:
     if not img_dir.is_dir():
         raise InputError(f"{root}: real set {name!r} has no images/ folder (see docs/data.md)")
     rs = RealSet(name, root)
+    unknown = []
     for p in sorted(img_dir.iterdir()):
         if p.suffix.lower() in IMAGE_SUFFIXES:
+            if p.stem in rs.images:
+                log.warning("%s: two images named %s (%s and %s); only %s is read", img_dir, p.stem,
+                            rs.images[p.stem].name, p.name, rs.images[p.stem].name)
+                continue
             rs.images[p.stem] = p
+        elif p.is_file() and not p.name.startswith("."):
+            unknown.append(p.name)
+    if unknown:
+        log.warning("%s: %d files are not in an image format read here (%s) and are left out (%s)", img_dir,
+                    len(unknown), " ".join(IMAGE_SUFFIXES), _first_names(unknown))
     if (root / "labelme").is_dir():
         files = sorted((root / "labelme").glob("*.json"))
         rs.labelme = {p.stem: p for p in files if p.stem in rs.images}

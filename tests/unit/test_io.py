@@ -63,8 +63,42 @@ def test_an_image_with_nan_values_names_the_file(tmp_path):
     img = np.ones((16, 16), np.float32)
     img[3, 4] = np.nan
     tifffile.imwrite(tmp_path / "hole.tif", img)
-    with pytest.raises(InputError, match="hole.tif: image contains NaN values"):
+    with pytest.raises(InputError, match="hole.tif: image contains NaN or infinite values"):
         read_grayscale(tmp_path / "hole.tif")
+    img[3, 4] = np.inf
+    tifffile.imwrite(tmp_path / "overflow.tif", img)
+    with pytest.raises(InputError, match="overflow.tif: image contains NaN or infinite values"):
+        read_grayscale(tmp_path / "overflow.tif")
+
+
+@pytest.mark.parametrize("compression", ["lzw", "zlib", "zstd", "packbits"])
+def test_compressed_tiffs_read_as_the_uncompressed_image(tmp_path, compression):
+    img16 = (np.arange(40 * 56).reshape(40, 56) * 29 % 65536).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "plain.tif", img16)
+    tifffile.imwrite(tmp_path / "packed.tif", img16, compression=compression)
+    assert np.array_equal(read_grayscale(tmp_path / "packed.tif"), read_grayscale(tmp_path / "plain.tif"))
+
+
+def test_a_jpeg_compressed_tiff_reads_close_to_its_source(tmp_path):
+    ramp = np.tile(np.linspace(0, 255, 64), (48, 1)).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "j.tif", ramp, compression="jpeg", compressionargs={"level": 95})
+    assert np.abs(read_grayscale(tmp_path / "j.tif") - ramp / 255.0).max() < 0.05
+
+
+def test_a_single_frame_saved_as_a_stack_of_one_is_that_frame(tmp_path):
+    frame = (np.arange(30 * 20).reshape(30, 20) % 251).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "flat.tif", frame)
+    tifffile.imwrite(tmp_path / "one.tif", frame[None, None])
+    assert np.array_equal(read_grayscale(tmp_path / "one.tif"), read_grayscale(tmp_path / "flat.tif"))
+    tifffile.imwrite(tmp_path / "two.tif", np.stack([frame, frame]))
+    with pytest.raises(InputError, match=r"two.tif: a stack of images \(shape \(2, 30, 20\)\)"):
+        read_grayscale(tmp_path / "two.tif")
+
+
+def test_complex_pixels_are_refused_naming_the_file(tmp_path):
+    tifffile.imwrite(tmp_path / "fft.tif", np.ones((8, 8), np.complex64))
+    with pytest.raises(InputError, match="fft.tif: complex pixel values"):
+        read_grayscale(tmp_path / "fft.tif")
 
 
 def test_unreadable_image_names_the_file(tmp_path):
@@ -118,6 +152,23 @@ def test_scan_real_set_layout(tmp_path):
     rs = scan_real_set("s", tmp_path)
     assert sorted(rs.images) == ["f1", "f2"] and list(rs.labelme) == ["f1"]
     assert list(rs.masks["dislocation"]) == ["f2"] and rs.annotated_stems() == ["f1", "f2"]
+
+
+def test_scan_reads_bmp_and_names_the_files_it_leaves_out(tmp_path, caplog):
+    (tmp_path / "images").mkdir()
+    frame = np.full((8, 8), 90, np.uint8)
+    frame[:, 4] = 10
+    for name in ["a.bmp", "b.png", "b.tif", "c.PNG"]:
+        cv2.imwrite(str(tmp_path / "images" / name), frame)
+    (tmp_path / "images" / "notes.txt").write_text("session log")
+    (tmp_path / "images" / ".DS_Store").write_bytes(b"")
+    with caplog.at_level(logging.WARNING):
+        rs = scan_real_set("s", tmp_path)
+    assert {s: p.name for s, p in rs.images.items()} == {"a": "a.bmp", "b": "b.png", "c": "c.PNG"}
+    assert read_grayscale(rs.images["a"])[0, 4] == 0.0
+    assert "two images named b (b.png and b.tif); only b.png is read" in caplog.text
+    assert "1 files are not in an image format read here" in caplog.text and "(notes.txt)" in caplog.text
+    assert "DS_Store" not in caplog.text
 
 
 def test_masks_are_read_as_annotators_save_them(tmp_path, caplog):
