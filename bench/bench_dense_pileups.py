@@ -12,8 +12,9 @@ the best of ``--scales``; ``--scales 2`` enlarges every image instead, as ``pred
 and is scored against their Labelme labels (docs/metrics.md). Prints per model the dislocation
 line F1 and centreline F1, then the share of the labelled pile-up dislocations' length that lies
 within the centreline tolerance of a predicted dislocation, by the contrast and by the width the
-generator drew them with, and by the distance to the nearest other dislocation of the same
-pile-up: which lines a model misses, the faint, the thin or the crowded ones.
+generator drew them with, by their line SNR (how far they stand out of the clutter around them;
+docs/data.md, ``snr``) and by the distance to the nearest other dislocation of the same pile-up:
+which lines a model misses, the faint, the thin, the barely visible or the crowded ones.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ DENSE = MicrostructureParams(p_log_scales=1.0, pileups=(2, 3), pileup_count=(6, 
 CONTRAST_BINS = (0.0, 0.1, 0.2, 1.0)
 WIDTH_BINS = (0.0, 2.0, 3.5, 10.0)
 SPACING_BINS = (0.0, 6.0, 8.0, 10.0, np.inf)
+SNR_BINS = (1.0, 2.0, 3.0, 5.0, np.inf)  # labelled lines have a line SNR of 1 (min_line_snr) or more
 
 
 def neighbour_distance(line: np.ndarray, others: list[np.ndarray]) -> float:
@@ -46,10 +48,11 @@ def neighbour_distance(line: np.ndarray, others: list[np.ndarray]) -> float:
 
 
 def found_shares(splines: Path, pred_dir: Path, tol: float = 3.0) -> np.ndarray:
-    """One row (width, contrast, share found, neighbour distance) per labelled pile-up
+    """One row (width, contrast, share found, neighbour distance, line SNR) per labelled pile-up
     dislocation of ``splines`` (a dataset's ``splines.jsonl``): its centreline recall
-    (docs/metrics.md) against the dislocations predicted in ``pred_dir``, and the distance to
-    the nearest other dislocation of its pile-up (:func:`neighbour_distance`)."""
+    (docs/metrics.md) against the dislocations predicted in ``pred_dir``, the distance to the
+    nearest other dislocation of its pile-up (:func:`neighbour_distance`) and its ``snr`` (NaN
+    where the file has none)."""
     rows = []
     for record in map(json.loads, splines.read_text().splitlines()):
         shape = (record["height"], record["width"])
@@ -66,8 +69,8 @@ def found_shares(splines: Path, pred_dir: Path, tol: float = 3.0) -> np.ndarray:
                 if true.any():  # some of it inside the image
                     recall = centreline_counts(found, true, tol).scores()["cl_recall"]
                     spacing = neighbour_distance(points[i], points[:i] + points[i + 1:])
-                    rows.append((line["width"], line["contrast"], recall, spacing))
-    return np.array(rows, dtype=np.float64).reshape(-1, 4)
+                    rows.append((line["width"], line["contrast"], recall, spacing, line.get("snr", np.nan)))
+    return np.array(rows, dtype=np.float64).reshape(-1, 5)
 
 
 def binned_means(values: np.ndarray, shares: np.ndarray, edges: tuple[float, ...]) -> list[str]:
@@ -93,6 +96,7 @@ def main() -> None:
               f"found ({run.seconds:.0f} s)")
         print("  by contrast  " + " | ".join(binned_means(rows[:, 1], rows[:, 2], CONTRAST_BINS)))
         print("  by width, px " + " | ".join(binned_means(rows[:, 0], rows[:, 2], WIDTH_BINS)))
+        print("  by line SNR  " + " | ".join(binned_means(rows[:, 4], rows[:, 2], SNR_BINS)))
         print("  by spacing, px " + " | ".join(binned_means(rows[:, 3], rows[:, 2], SPACING_BINS)), flush=True)
 
 

@@ -140,6 +140,7 @@ def test_dense_pileup_benchmark_scores_every_model(untrained_unet):
     assert all(0.0 <= float(head[0][i]) <= 1.0 for i in (0, 1, 3))
     assert re.search(r"^  by contrast  0-0\.1: ", res.stdout, flags=re.M)
     assert re.search(r"^  by width, px 0-2: ", res.stdout, flags=re.M)
+    assert re.search(r"^  by line SNR  1-2: .* \| 5-inf: ", res.stdout, flags=re.M)
     assert re.search(r"^  by spacing, px 0-6: .* \| 10-inf: ", res.stdout, flags=re.M)
 
 
@@ -164,7 +165,7 @@ def test_dense_pileup_shares_count_the_length_found_of_pileup_dislocations_only(
 
     bench = load_bench("bench_dense_pileups")
     pileup = {"class": "dislocation", "points": [[20.0, 50.0], [100.0, 50.0], [180.0, 50.0]], "width": 1.5,
-              "contrast": 0.08, "pileup": 0}
+              "contrast": 0.08, "pileup": 0, "snr": 2.5}
     free = {**pileup, "points": [[20.0, 150.0], [180.0, 150.0]], "pileup": None}
     outside = {**pileup, "points": [[-50.0, 100.0], [-10.0, 100.0]]}  # off the image, the pile-up's second line
     record = {"image": "a", "height": 200, "width": 200, "lines": [pileup, free, outside]}
@@ -174,7 +175,8 @@ def test_dense_pileup_shares_count_the_length_found_of_pileup_dislocations_only(
         write_json(tmp_path / name / "a.json",
                    labelme_document([AnnotatedLine("dislocation", ln) for ln in lines], "a.png", 200, 200))
     half = bench.found_shares(tmp_path / "splines.jsonl", tmp_path / "half")
-    assert half.shape == (1, 4) and tuple(half[0, :2]) == (1.5, 0.08)  # the free and the outside line are left out
+    assert half.shape == (1, 5)  # the free and the outside line are left out
+    assert tuple(half[0, :2]) == (1.5, 0.08) and half[0, 4] == 2.5
     assert 0.45 < half[0, 2] < 0.56
     assert half[0, 3] == pytest.approx(np.hypot(110.0, 50.0), abs=0.5)  # midpoint (100, 50) to (-10, 100)
     assert bench.found_shares(tmp_path / "splines.jsonl", tmp_path / "none")[0, 2] == 0.0

@@ -183,8 +183,9 @@ def test_lines_too_faint_to_see_are_drawn_but_not_labelled():
     faint = 0
     for i in range(4):
         a, b = render_sample(checked, i, pool), render_sample(everything, i, pool)
-        assert np.array_equal(a.image, b.image) and b.faint == []
-        assert len(a.lines) + len(a.faint) == len(b.lines)
+        assert np.array_equal(a.image, b.image) and b.faint == [] and b.snr == []
+        assert len(a.lines) + len(a.faint) == len(b.lines) == len(a.snr)
+        assert all(x >= 1.0 for x in a.snr[:len(a.lines)]) and all(x < 1.0 for x in a.snr[len(a.lines):])
         faint += len(a.faint)
         if any(rasterise_labels([ln], a.image.shape, 3)[0].any() for ln in a.faint):  # not all outside
             masks, _ = rasterise_labels(a.lines, a.image.shape, 3)
@@ -216,6 +217,7 @@ def test_dataset_files_and_labels_agree(tiny_dataset):
         inst = cv2.imread(str(tiny_dataset / "instances" / f"{stem}.png"), cv2.IMREAD_UNCHANGED)
         assert img.shape == (128, 128) and img.dtype == np.uint8 and inst.dtype == np.uint16
         assert all(len(ln["points"]) == 8 for ln in rec["lines"])
+        assert all(ln["snr"] >= 1.0 for ln in rec["lines"]) and all(ln["snr"] < 1.0 for ln in rec["faint_lines"])
         labelme, size = read_labelme_lines(tiny_dataset / "labelme" / f"{stem}.json")
         assert size == (128, 128)
         for ln in labelme:

@@ -211,6 +211,9 @@ class Sample:
     image: Array
     lines: list[Line]
     faint: list[Line]
+    # line SNR (render.line_snr) of each line of ``lines`` and ``faint``, in that order; empty
+    # where ``min_line_snr`` is 0 and it is not measured
+    snr: list[float] = field(default_factory=list)
 
 
 def render_sample(params: DatasetParams, index: int, pool: list[Array]) -> Sample:
@@ -227,8 +230,10 @@ def render_sample(params: DatasetParams, index: int, pool: list[Array]) -> Sampl
         image = burn_in_annotations(image, lines, overlay_rng)
     if params.render.min_line_snr <= 0:
         return Sample(image, lines, [])
-    seen = line_snr(lines, rendering) >= params.render.min_line_snr
-    return Sample(image, [ln for ln, s in zip(lines, seen) if s], [ln for ln, s in zip(lines, seen) if not s])
+    snr = line_snr(lines, rendering)
+    seen = snr >= params.render.min_line_snr
+    return Sample(image, [ln for ln, s in zip(lines, seen) if s], [ln for ln, s in zip(lines, seen) if not s],
+                  [float(x) for x in np.concatenate([snr[seen], snr[~seen]])])
 
 
 def write_sample(params: DatasetParams, index: int, pool: list[Array], out: Path) -> tuple[str, str]:
@@ -246,9 +251,11 @@ def write_sample(params: DatasetParams, index: int, pool: list[Array], out: Path
     visible, groups = labelme_lines(lines, size)
     write_json(out / "labelme" / f"{stem}.json", labelme_document(visible, f"../images/{stem}.png", size, size, groups),
                indent=None)
+    records = [ln.to_record(j) for j, ln in enumerate(lines + sample.faint, start=1)]
+    for rec, snr in zip(records, sample.snr):
+        rec["snr"] = float(np.floor(snr * 100.0) / 100.0)  # rounded down: a faint line stays below min_line_snr
     record = {"image": stem, "height": size, "width": size,
-              "lines": [ln.to_record(j) for j, ln in enumerate(lines, start=1)],
-              "faint_lines": [ln.to_record(j) for j, ln in enumerate(sample.faint, start=len(lines) + 1)]}
+              "lines": records[:len(lines)], "faint_lines": records[len(lines):]}
     anns = coco_annotations(lines, visible, groups, size, params.render.label_width)
     return json.dumps(record), coco_line(stem, anns)
 
