@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 from skimage.morphology import skeletonize
 
 from . import CLASSES
+from .geometry import spline_through
 from .io import InputError, RealSet, ignored_labelme_shapes, image_shape, read_labelme_lines, read_mask
 from .metrics import (
     CentrelineCounts,
@@ -101,7 +103,9 @@ def evaluate_set(rs: RealSet, pred_dir: str | Path, tol: float = 3.0, match_dist
     annotated class and, where a set annotates two or more classes, of :data:`ANY_CLASS`: all
     annotated classes pooled, in the truth and in the predictions, with classes ignored in the
     matching, plus ``class_agreement``, the share of those matches whose classes agree. A
-    missing prediction file counts as predicting no lines."""
+    missing prediction file counts as predicting no lines. For a synthetic set (held-out) also
+    ``dislocations_by_snr``: how much of its dislocations is found by how visible they are
+    (:func:`recall_by_visibility`)."""
     pred_dir = Path(pred_dir)
     check_labelme_shapes(rs)
     classes = annotated_classes(rs)
@@ -133,8 +137,55 @@ def evaluate_set(rs: RealSet, pred_dir: str | Path, tol: float = 3.0, match_dist
         matches = any_totals[1].matches
         per_set[ANY_CLASS] = combined_scores(*any_totals) | n_images | {
             "class_agreement": agree_total / matches if matches else float("nan")}
-    return {"set": rs.name, "classes": classes, "scores": per_set, "images": per_image,
-            "tolerance_px": tol, "match_distance_px": match_dist}
+    result = {"set": rs.name, "classes": classes, "scores": per_set, "images": per_image,
+              "tolerance_px": tol, "match_distance_px": match_dist}
+    recalls = line_recalls_by_snr(rs, pred_dir, tol=tol)
+    if recalls is not None:
+        result["dislocations_by_snr"] = recall_by_visibility(recalls)
+    return result
+
+
+SNR_BINS = (1.0, 2.0, 3.0, 5.0, np.inf)  # labelled synthetic lines have a line SNR of min_line_snr (1) or more
+
+
+def line_recalls_by_snr(rs: RealSet, pred_dir: str | Path, cls: str = "dislocation",
+                        tol: float = 3.0) -> Array | None:
+    """(line SNR, centreline recall) of every labelled line of ``cls`` in the images of a
+    synthetic set, one row per line: the share of the line's centreline within ``tol`` px of a
+    predicted line of ``cls`` (docs/metrics.md). The SNRs are those ``splines.jsonl`` records
+    (docs/data.md); None for a set without them (a real set)."""
+    path = Path(rs.root) / "splines.jsonl"
+    if not path.exists():
+        return None
+    rows = []
+    for record in map(json.loads, path.read_text().splitlines()):
+        lines = [ln for ln in record["lines"] if ln["class"] == cls]
+        if record["image"] not in rs.images or not lines:
+            continue
+        if any("snr" not in ln for ln in lines):
+            return None
+        shape = (record["height"], record["width"])
+        pred_file = Path(pred_dir) / f"{record['image']}.json"
+        pred = read_labelme_lines(pred_file)[0] if pred_file.exists() else []
+        found = rasterise_centrelines([p.points for p in pred if p.cls == cls], shape)
+        near = ndimage.distance_transform_edt(~found) <= tol if found.any() else found
+        for ln in lines:
+            true = rasterise_centrelines([spline_through(np.asarray(ln["points"], dtype=np.float64))], shape)
+            if true.any():  # some of it inside the image
+                rows.append((ln["snr"], float(near[true].mean())))
+    return np.array(rows, dtype=np.float64).reshape(-1, 2)
+
+
+def recall_by_visibility(recalls: Array, bins: tuple[float, ...] = SNR_BINS) -> list[dict]:
+    """Per line-SNR bin [lo, hi) of :func:`line_recalls_by_snr`'s rows: the number of lines and
+    the mean share of a line's centreline found (NaN for an empty bin); ``snr_to`` is None for
+    an open last bin."""
+    out = []
+    for lo, hi in zip(bins[:-1], bins[1:]):
+        inside = recalls[(recalls[:, 0] >= lo) & (recalls[:, 0] < hi), 1]
+        out.append({"snr_from": lo, "snr_to": None if np.isinf(hi) else hi, "lines": int(len(inside)),
+                    "cl_recall": float(inside.mean()) if len(inside) else float("nan")})
+    return out
 
 
 SUMMARY_KEYS = ["set", "method", "dataset", "class"]

@@ -7,7 +7,14 @@ import cv2
 import numpy as np
 import pytest
 
-from disloctem.evaluate import ANY_CLASS, annotated_classes, evaluate_set, write_summary
+from disloctem.evaluate import (
+    ANY_CLASS,
+    annotated_classes,
+    evaluate_set,
+    line_recalls_by_snr,
+    recall_by_visibility,
+    write_summary,
+)
 from disloctem.io import InputError, heldout_set, scan_real_set, write_json
 from disloctem.realdata import write_real_dataset
 
@@ -28,6 +35,34 @@ def test_missing_predictions_count_as_empty(tiny_dataset, tmp_path):
     result = evaluate_set(heldout_set(tiny_dataset), tmp_path)
     d = result["scores"]["dislocation"]
     assert d["line_recall"] == 0.0 and d["n_pred"] == 0
+
+
+def test_held_out_dislocations_are_scored_by_how_visible_they_are(tiny_dataset, tmp_path):
+    rs = heldout_set(tiny_dataset)
+    records = [json.loads(x) for x in (tiny_dataset / "splines.jsonl").read_text().splitlines()]
+    snrs = sorted(ln["snr"] for r in records if r["image"] in rs.images
+                  for ln in r["lines"] if ln["class"] == "dislocation")
+    for stem in rs.images:
+        shutil.copy(rs.labelme[stem], tmp_path / f"{stem}.json")
+    perfect = evaluate_set(rs, tmp_path)["dislocations_by_snr"]
+    assert sum(b["lines"] for b in perfect) <= len(snrs) and sum(b["lines"] for b in perfect) > 0
+    assert all(b["cl_recall"] > 0.97 for b in perfect if b["lines"])
+    assert perfect[-1]["snr_to"] is None and [b["snr_from"] for b in perfect] == [1.0, 2.0, 3.0, 5.0]
+    none = evaluate_set(rs, tmp_path / "nothing")["dislocations_by_snr"]
+    assert all(b["cl_recall"] == 0.0 for b in none if b["lines"])
+    # only the strong lines predicted: found in the upper bins, missed in the lower ones
+    recalls = np.array([[1.5, 0.0], [1.8, 0.2], [2.5, 0.4], [7.0, 1.0], [30.0, 0.9]])
+    bins = recall_by_visibility(recalls)
+    assert [b["lines"] for b in bins] == [2, 1, 0, 2]
+    assert bins[0]["cl_recall"] == pytest.approx(0.1) and np.isnan(bins[2]["cl_recall"])
+    assert bins[3]["cl_recall"] == pytest.approx(0.95)
+
+
+def test_a_real_set_has_no_line_snr_to_score_by(tmp_path):
+    rs = labelme_set(tmp_path / "set", [{"label": "dislocation", "shape_type": "linestrip",
+                                         "points": [[5, 20], [60, 20]]}])
+    assert line_recalls_by_snr(rs, tmp_path) is None
+    assert "dislocations_by_snr" not in evaluate_set(rs, tmp_path)
 
 
 def test_masks_only_truth(tmp_path):

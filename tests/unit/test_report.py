@@ -1,4 +1,4 @@
-"""Report helpers: embedded image tiles."""
+"""Report helpers: embedded image tiles, study notes, read-out series, the visibility table."""
 
 import base64
 
@@ -52,3 +52,17 @@ def test_sets_of_many_images_get_their_read_out_plotted_image_by_image(tmp_path)
     assert readout_series_figure([video, readout("unannotated", SERIES_MIN_IMAGES + 3, False)]).startswith(
         '<img src="data:image/png;base64,')
     assert readout_series_figure([readout("single", 1, True), readout("heldout", 16, True)]) == ""
+
+
+def test_the_visibility_table_has_a_row_per_held_out_model_and_none_for_real_sets(tmp_path):
+    from disloctem.io import write_json
+    from disloctem.report import visibility_table
+
+    bins = [{"snr_from": 1.0, "snr_to": 2.0, "lines": 4, "cl_recall": 0.05},
+            {"snr_from": 2.0, "snr_to": None, "lines": 0, "cl_recall": float("nan")}]
+    write_json(tmp_path / "h.json", {"method": "unet", "dataset": "perlin", "dislocations_by_snr": bins})
+    write_json(tmp_path / "r.json", {"method": "unet", "dataset": "perlin", "scores": {}})  # a real set
+    table = visibility_table([str(tmp_path / "h.json"), str(tmp_path / "r.json")])
+    assert table.count("<tr><td>") == 1 and "<th>SNR 1-2</th><th>SNR 2+</th>" in table
+    assert "<td>0.05 (4)</td><td>-</td>" in table
+    assert visibility_table([str(tmp_path / "r.json")]) == ""

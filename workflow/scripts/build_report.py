@@ -13,5 +13,6 @@ with rule_logging(snakemake.log[0]):  # noqa: F821
         summary_csv=snakemake.input.summary,  # noqa: F821
         physics_csv=snakemake.input.physics,  # noqa: F821
         readout_csvs=list(snakemake.input.readouts),  # noqa: F821
+        evaluation_jsons=list(snakemake.input.evaluations),  # noqa: F821
         out_html=snakemake.output[0],  # noqa: F821
     )
