@@ -26,9 +26,9 @@ from pathlib import Path
 import generated_sets  # bench/generated_sets.py
 import numpy as np
 
+from disloctem.evaluate import centreline_recall_per_line
 from disloctem.geometry import spline_through
 from disloctem.io import read_labelme_lines
-from disloctem.metrics import centreline_counts, rasterise_centrelines
 from disloctem.synth.microstructure import MicrostructureParams
 
 DENSE = MicrostructureParams(p_log_scales=1.0, pileups=(2, 3), pileup_count=(6, 16), pileup_spacing=(4.0, 12.0))
@@ -57,17 +57,16 @@ def found_shares(splines: Path, pred_dir: Path, tol: float = 3.0) -> np.ndarray:
     for record in map(json.loads, splines.read_text().splitlines()):
         shape = (record["height"], record["width"])
         pred, _ = read_labelme_lines(pred_dir / f"{record['image']}.json")
-        found = rasterise_centrelines([p.points for p in pred if p.cls == "dislocation"], shape)
+        found = [p.points for p in pred if p.cls == "dislocation"]
         pileups: dict[int, list[dict]] = {}
         for line in record["lines"]:
             if line["class"] == "dislocation" and line["pileup"] is not None:
                 pileups.setdefault(line["pileup"], []).append(line)
         for members in pileups.values():
             points = [np.asarray(line["points"], dtype=np.float64) for line in members]
-            for i, line in enumerate(members):
-                true = rasterise_centrelines([spline_through(points[i])], shape)
-                if true.any():  # some of it inside the image
-                    recall = centreline_counts(found, true, tol).scores()["cl_recall"]
+            recalls = centreline_recall_per_line(found, points, shape, tol)
+            for i, (line, recall) in enumerate(zip(members, recalls)):
+                if recall is not None:  # some of it inside the image
                     spacing = neighbour_distance(points[i], points[:i] + points[i + 1:])
                     rows.append((line["width"], line["contrast"], recall, spacing, line.get("snr", np.nan)))
     return np.array(rows, dtype=np.float64).reshape(-1, 5)

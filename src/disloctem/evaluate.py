@@ -164,16 +164,27 @@ def line_recalls_by_snr(rs: RealSet, pred_dir: str | Path, cls: str = "dislocati
             continue
         if any("snr" not in ln for ln in lines):
             return None
-        shape = (record["height"], record["width"])
         pred_file = Path(pred_dir) / f"{record['image']}.json"
         pred = read_labelme_lines(pred_file)[0] if pred_file.exists() else []
-        found = rasterise_centrelines([p.points for p in pred if p.cls == cls], shape)
-        near = ndimage.distance_transform_edt(~found) <= tol if found.any() else found
-        for ln in lines:
-            true = rasterise_centrelines([spline_through(np.asarray(ln["points"], dtype=np.float64))], shape)
-            if true.any():  # some of it inside the image
-                rows.append((ln["snr"], float(near[true].mean())))
+        recalls = centreline_recall_per_line([p.points for p in pred if p.cls == cls],
+                                             [np.asarray(ln["points"], dtype=np.float64) for ln in lines],
+                                             (record["height"], record["width"]), tol)
+        rows += [(ln["snr"], r) for ln, r in zip(lines, recalls) if r is not None]
     return np.array(rows, dtype=np.float64).reshape(-1, 2)
+
+
+def centreline_recall_per_line(pred: list[Array], support: list[Array], shape: tuple[int, int],
+                               tol: float = 3.0) -> list[float | None]:
+    """For each true line, given by its support points (the spline through them, as in
+    ``splines.jsonl``), the share of its centreline within ``tol`` px of the ``pred`` polylines
+    (its centreline recall, docs/metrics.md); None for a line wholly outside the image."""
+    found = rasterise_centrelines(pred, shape)
+    near = ndimage.distance_transform_edt(~found) <= tol if found.any() else found
+    out: list[float | None] = []
+    for points in support:
+        true = rasterise_centrelines([spline_through(points)], shape)
+        out.append(float(near[true].mean()) if true.any() else None)
+    return out
 
 
 def recall_by_visibility(recalls: Array, bins: tuple[float, ...] = SNR_BINS) -> list[dict]:
