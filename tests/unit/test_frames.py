@@ -28,6 +28,13 @@ def test_tiff_stack_frames_keep_grey_levels_and_pixel_size(tmp_path):
     assert read_grayscale(written[1]).shape == (24, 32)
 
 
+def test_a_compressed_tiff_stack_splits_into_its_frames(tmp_path):
+    data = stack16(n=4)
+    tifffile.imwrite(tmp_path / "run.tif", data, compression="lzw", photometric="minisblack")
+    written, _ = write_frames(tmp_path / "run.tif", tmp_path / "images")
+    assert [np.array_equal(tifffile.imread(path), frame) for path, frame in zip(written, data)] == [True] * 4
+
+
 def test_a_stack_is_not_read_as_one_image(tmp_path):
     tifffile.imwrite(tmp_path / "run.tif", stack16())
     with pytest.raises(InputError, match="run.tif: a stack of images .*disloctem-frames"):
