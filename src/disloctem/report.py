@@ -304,7 +304,8 @@ def visibility_table(evaluation_jsons: list[str]) -> str:
     return (f"<h3>Held-out dislocations found, by how visible they are</h3>"
             f"<p>The mean share of each held-out synthetic dislocation's centreline that a model finds "
             f"(number of dislocations in brackets), by its line SNR: how far the line stands out of the "
-            f"clutter around it (docs/data.md; 1-2 can hardly be made out, 5 and more is plain to see). "
+            f"clutter around it (docs/data.md; 1-2 is at the edge of what can be made out, 5 and more is "
+            f"plain to see). "
             f"Real micrographs differ, but this says which lines a model can see at all.</p>"
             f"<table><tr><th>method</th><th>training data</th>{head}</tr>{body}</table>")
 
