@@ -118,9 +118,9 @@ def drop_single_frame_axes(img: Array) -> Array:
 
 
 def to_grey(img: Array) -> Array:
-    """One grey channel from an (H, W, 2|3|4) array (grey + alpha: the grey; colour, with or
-    without alpha: the mean of the colours); any other array is returned as it is."""
-    if img.ndim == 3 and img.shape[2] in (2, 3, 4):
+    """One grey channel from an (H, W, 1|2|3|4) array (grey, or grey + alpha: the grey; colour,
+    with or without alpha: the mean of the colours); any other array is returned as it is."""
+    if img.ndim == 3 and img.shape[2] in (1, 2, 3, 4):
         return img[..., :3].mean(axis=2) if img.shape[2] >= 3 else img[..., 0]
     return img
 

@@ -17,6 +17,7 @@ from disloctem.io import (
     read_mask,
     resolve_set,
     scan_real_set,
+    to_grey,
 )
 
 
@@ -90,6 +91,7 @@ def test_a_single_frame_saved_as_a_stack_of_one_is_that_frame(tmp_path):
     tifffile.imwrite(tmp_path / "flat.tif", frame)
     tifffile.imwrite(tmp_path / "one.tif", frame[None, None])
     assert np.array_equal(read_grayscale(tmp_path / "one.tif"), read_grayscale(tmp_path / "flat.tif"))
+    assert np.array_equal(to_grey(frame[..., None]), frame)  # (H, W, 1): one sample per pixel
     tifffile.imwrite(tmp_path / "two.tif", np.stack([frame, frame]))
     with pytest.raises(InputError, match=r"two.tif: a stack of images \(shape \(2, 30, 20\)\)"):
         read_grayscale(tmp_path / "two.tif")
