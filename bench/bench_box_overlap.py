@@ -27,7 +27,8 @@ import torch
 from PIL import Image
 from torchvision.ops import batched_nms, box_iou
 
-from disloctem.models.maskrcnn.data import instance_targets, read_splines
+from disloctem.io import read_splines
+from disloctem.models.maskrcnn.data import instance_targets
 from disloctem.models.maskrcnn.model import MaskRCNNConfig
 from disloctem.synth.dataset import read_splits
 

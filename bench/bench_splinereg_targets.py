@@ -24,8 +24,8 @@ import numpy as np
 from PIL import Image
 
 from disloctem.geometry import clip_to_image, polyline_length, spline_through
+from disloctem.io import read_splines
 from disloctem.metrics import LineCounts, match_lines
-from disloctem.models.maskrcnn.data import read_splines
 from disloctem.models.splinereg.data import line_targets, targets_as_outputs, window_lines
 from disloctem.models.splinereg.model import STRIDE, SplineRegConfig
 from disloctem.models.splinereg.predict import decode_lines

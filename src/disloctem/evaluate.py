@@ -16,7 +16,15 @@ from skimage.morphology import skeletonize
 
 from . import CLASSES
 from .geometry import spline_through
-from .io import InputError, RealSet, ignored_labelme_shapes, image_shape, read_labelme_lines, read_mask
+from .io import (
+    InputError,
+    RealSet,
+    ignored_labelme_shapes,
+    image_shape,
+    read_labelme_lines,
+    read_mask,
+    read_splines,
+)
 from .metrics import (
     CentrelineCounts,
     LineCounts,
@@ -154,21 +162,20 @@ def line_recalls_by_snr(rs: RealSet, pred_dir: str | Path, cls: str = "dislocati
     synthetic set, one row per line: the share of the line's centreline within ``tol`` px of a
     predicted line of ``cls`` (docs/metrics.md). The SNRs are those ``splines.jsonl`` records
     (docs/data.md); None for a set without them (a real set)."""
-    path = Path(rs.root) / "splines.jsonl"
-    if not path.exists():
+    if not (Path(rs.root) / "splines.jsonl").exists():
         return None
     rows = []
-    for record in map(json.loads, path.read_text().splitlines()):
-        lines = [ln for ln in record["lines"] if ln["class"] == cls]
-        if record["image"] not in rs.images or not lines:
+    for stem, records in read_splines(rs.root).items():
+        lines = [ln for ln in records if ln["class"] == cls]
+        if stem not in rs.images or not lines:
             continue
         if any("snr" not in ln for ln in lines):
             return None
-        pred_file = Path(pred_dir) / f"{record['image']}.json"
+        pred_file = Path(pred_dir) / f"{stem}.json"
         pred = read_labelme_lines(pred_file)[0] if pred_file.exists() else []
         recalls = centreline_recall_per_line([p.points for p in pred if p.cls == cls],
                                              [np.asarray(ln["points"], dtype=np.float64) for ln in lines],
-                                             (record["height"], record["width"]), tol)
+                                             image_shape(rs.images[stem]), tol)
         rows += [(ln["snr"], r) for ln, r in zip(lines, recalls) if r is not None]
     return np.array(rows, dtype=np.float64).reshape(-1, 2)
 

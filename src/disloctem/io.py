@@ -392,6 +392,17 @@ def _warn_of_orphans(folder: Path, files: list[Path]) -> None:
                     _first_names([p.name for p in files]))
 
 
+def read_splines(dataset_dir: str | Path) -> dict[str, list[dict]]:
+    """stem -> line records of a dataset's ``splines.jsonl`` (docs/data.md; small: support points
+    and how each line was drawn)."""
+    out = {}
+    with open(Path(dataset_dir) / "splines.jsonl") as fh:
+        for line in fh:
+            rec = json.loads(line)
+            out[rec["image"]] = rec["lines"]
+    return out
+
+
 def read_mask(path: str | Path) -> Array:
     """A binary mask (bool): nonzero means line, at any bit depth (a 16-bit mask of 0 and 1 too)
     and in any colour channel (alpha aside)."""

@@ -3,7 +3,6 @@ rasterised from ``splines.jsonl`` at the configured instance width."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,20 +11,11 @@ import numpy as np
 import torch
 
 from ...geometry import spline_through
+from ...io import read_splines
 from ...synth.render import draw_polyline
 from ..common import augment_photometric, normalise
 
 Array = np.ndarray
-
-
-def read_splines(dataset_dir: Path) -> dict[str, list[dict]]:
-    """stem -> line records of ``splines.jsonl`` (small: support points only)."""
-    out = {}
-    with open(dataset_dir / "splines.jsonl") as fh:
-        for line in fh:
-            rec = json.loads(line)
-            out[rec["image"]] = rec["lines"]
-    return out
 
 
 def crop_window(h: int, w: int, crop: int, rng: np.random.Generator,
