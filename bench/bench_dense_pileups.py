@@ -38,12 +38,12 @@ SPACING_BINS = (0.0, 6.0, 8.0, 10.0, np.inf)
 SNR_BINS = (1.0, 2.0, 3.0, 5.0, np.inf)  # labelled lines have a line SNR of 1 (min_line_snr) or more
 
 
-def neighbour_distance(line: np.ndarray, others: list[np.ndarray]) -> float:
-    """Distance (px) from the midpoint of ``line``'s spline to the nearest point of the other
-    lines' splines (``inf`` where there is none): the local spacing of a pile-up dislocation."""
-    path = spline_through(line)
-    mid = path[len(path) // 2]
-    dists = [np.sqrt(((spline_through(o) - mid) ** 2).sum(1)).min() for o in others]
+def neighbour_distance(curve: np.ndarray, others: list[np.ndarray]) -> float:
+    """Distance (px) from the midpoint of a line's curve (its spline, sampled densely) to the
+    nearest point of the other curves (``inf`` where there is none): the local spacing of a
+    pile-up dislocation."""
+    mid = curve[len(curve) // 2]
+    dists = [np.sqrt(((o - mid) ** 2).sum(1)).min() for o in others]
     return float(min(dists, default=np.inf))
 
 
@@ -63,11 +63,11 @@ def found_shares(splines: Path, pred_dir: Path, tol: float = 3.0) -> np.ndarray:
             if line["class"] == "dislocation" and line["pileup"] is not None:
                 pileups.setdefault(line["pileup"], []).append(line)
         for members in pileups.values():
-            points = [np.asarray(line["points"], dtype=np.float64) for line in members]
-            recalls = centreline_recall_per_line(found, points, shape, tol)
+            curves = [spline_through(np.asarray(line["points"], dtype=np.float64)) for line in members]
+            recalls = centreline_recall_per_line(found, curves, shape, tol)
             for i, (line, recall) in enumerate(zip(members, recalls)):
                 if recall is not None:  # some of it inside the image
-                    spacing = neighbour_distance(points[i], points[:i] + points[i + 1:])
+                    spacing = neighbour_distance(curves[i], curves[:i] + curves[i + 1:])
                     rows.append((line["width"], line["contrast"], recall, spacing, line.get("snr", np.nan)))
     return np.array(rows, dtype=np.float64).reshape(-1, 5)
 

@@ -174,23 +174,24 @@ def line_recalls_by_snr(rs: RealSet, pred_dir: str | Path, cls: str = "dislocati
         pred_file = Path(pred_dir) / f"{stem}.json"
         pred = read_labelme_lines(pred_file)[0] if pred_file.exists() else []
         recalls = centreline_recall_per_line([p.points for p in pred if p.cls == cls],
-                                             [np.asarray(ln["points"], dtype=np.float64) for ln in lines],
+                                             [spline_through(np.asarray(ln["points"], dtype=np.float64))
+                                              for ln in lines],
                                              image_shape(rs.images[stem]), tol)
         rows += [(ln["snr"], r) for ln, r in zip(lines, recalls) if r is not None]
     return np.array(rows, dtype=np.float64).reshape(-1, 2)
 
 
-def centreline_recall_per_line(pred: list[Array], support: list[Array], shape: tuple[int, int],
+def centreline_recall_per_line(pred: list[Array], true: list[Array], shape: tuple[int, int],
                                tol: float = 3.0) -> list[float | None]:
-    """For each true line, given by its support points (the spline through them, as in
-    ``splines.jsonl``), the share of its centreline within ``tol`` px of the ``pred`` polylines
+    """For each ``true`` polyline (a line's curve, such as the spline through its support points
+    in ``splines.jsonl``), the share of its centreline within ``tol`` px of the ``pred`` polylines
     (its centreline recall, docs/metrics.md); None for a line wholly outside the image."""
     found = rasterise_centrelines(pred, shape)
     near = ndimage.distance_transform_edt(~found) <= tol if found.any() else found
     out: list[float | None] = []
-    for points in support:
-        true = rasterise_centrelines([spline_through(points)], shape)
-        out.append(float(near[true].mean()) if true.any() else None)
+    for curve in true:
+        line = rasterise_centrelines([curve], shape)
+        out.append(float(near[line].mean()) if line.any() else None)
     return out
 
 
