@@ -9,7 +9,7 @@ import pytest
 from disloctem.io import scan_real_set
 from disloctem.synth.backgrounds import write_backgrounds
 from disloctem.synth.microstructure import MicrostructureParams, sample_pileup
-from disloctem.synth.patches import PatchParams, compose_mosaic, cut_patches, write_patches
+from disloctem.synth.patches import PatchParams, compose_mosaic, cut_patches, remove_plane, textures, write_patches
 from disloctem.synth.templates import extract_templates, load_templates, write_templates
 
 from ..conftest import real_set_path
@@ -46,14 +46,37 @@ def test_patches_are_seeded(lined_set):
 
 def test_mosaic_hides_the_grid():
     rng = np.random.default_rng(0)
-    # smooth ramps at very different levels: without standardisation and feathered blending the
-    # mosaic would jump by about 0.4 at every seam (a checkerboard of levels and ramp directions)
-    ramp = np.tile(np.linspace(0, 0.05, 32, dtype=np.float32), (32, 1))
-    patches = [v + ramp for v in (0.1, 0.9)]
-    m = compose_mosaic(patches, 128, rng)
-    assert m.shape == (128, 128)
-    steps = np.maximum(np.abs(np.diff(m, axis=1))[:-1], np.abs(np.diff(m, axis=0))[:, :-1])
-    assert steps.max() < 0.1  # no sharp seams
+    # a weak, smooth texture on steep ramps at very different levels: unless the levels and
+    # ramps are taken out, the mosaic is a checkerboard of levels or repeats each patch's ramp as
+    # a blob, structure on the scale of the grid (the code before gave 0.55-0.63 below)
+    y, x = np.mgrid[0:32, 0:32] / 31.0
+    texture = [cv2.GaussianBlur(rng.standard_normal((32, 32)), (0, 0), 2) for _ in range(3)]
+    patches = [(level + 0.3 * ramp + 0.01 * t / t.std()).astype(np.float32)
+               for level, ramp, t in zip((0.1, 0.6, 0.3), (x, y, x + y), texture)]
+    for seed in range(3):
+        m = compose_mosaic(patches, 128, np.random.default_rng(seed))
+        assert m.shape == (128, 128)
+        assert cv2.GaussianBlur(m, (0, 0), 6).std() < 0.35 * m.std()
+
+
+def test_remove_plane_takes_out_an_illumination_gradient():
+    rng = np.random.default_rng(1)
+    texture = rng.standard_normal((24, 40))
+    texture -= texture.mean()
+    y, x = np.mgrid[0:24, 0:40]
+    flat = remove_plane(0.5 + 0.01 * x - 0.02 * y + 0.1 * texture)
+    assert abs(float(flat.mean())) < 1e-6
+    # what is left correlates with the texture only (the plane fit takes out a little of it)
+    assert np.corrcoef(flat.ravel(), texture.ravel())[0, 1] > 0.98
+
+
+def test_textures_keep_their_relative_strengths():
+    rng = np.random.default_rng(2)
+    weak, strong, medium = (s * rng.standard_normal((32, 32)) + 0.5 for s in (0.01, 0.04, 0.02))
+    out = textures([weak, strong, medium])
+    stds = [float(t.std()) for t in out]
+    assert stds[1] / stds[0] == pytest.approx(4, rel=0.15)
+    assert np.median(stds) == pytest.approx(1.0)
 
 
 def test_real_patch_backgrounds_from_written_patches(lined_set, tmp_path):

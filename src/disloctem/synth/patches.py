@@ -112,15 +112,38 @@ def _feather(p: int, overlap: int) -> Array:
     return np.outer(ramp, ramp)
 
 
+def remove_plane(patch: Array) -> Array:
+    """The patch less its least-squares plane (mean and linear gradient): the uneven illumination
+    across it, which is not texture."""
+    h, w = patch.shape
+    y = np.arange(h, dtype=np.float64) - (h - 1) / 2
+    x = np.arange(w, dtype=np.float64) - (w - 1) / 2
+    gy = (patch * y[:, None]).sum() / max(w * (y ** 2).sum(), 1e-12)
+    gx = (patch * x[None, :]).sum() / max(h * (x ** 2).sum(), 1e-12)
+    return (patch - patch.mean() - gy * y[:, None] - gx * x[None, :]).astype(np.float32)
+
+
+def textures(patches: list[Array]) -> list[Array]:
+    """Each patch less its plane (:func:`remove_plane`), all divided by one number, the median
+    standard deviation of those textures: a smooth patch stays smooth and a strongly textured one
+    strong, instead of each being stretched to the same contrast (which turned a patch's
+    illumination gradient into a blob as strong as any texture, a pattern repeating every patch)."""
+    flat = [remove_plane(p) for p in patches]
+    scale = float(np.median([f.std() for f in flat]))
+    return [f / scale for f in flat] if scale > 1e-6 else flat
+
+
 def compose_mosaic(patches: list[Array], size: int, rng: np.random.Generator, overlap: int | None = None) -> Array:
     """A ``size`` x ``size`` background of randomly chosen, flipped and rotated patches on a
     jittered grid, blended with feathered weights over their overlaps so no grid shows.
 
-    Each patch is standardised (zero mean, unit std) and given one common random contrast, so
-    patches from differently exposed frames do not form a checkerboard.
+    The patches enter as :func:`textures`: without their mean and illumination gradient, so
+    patches from differently exposed frames form no checkerboard, and on one common scale, so
+    their textures keep their relative strengths; the mosaic gets one random contrast.
     """
     if not patches:
         raise ValueError("no patches to compose a mosaic from")
+    patches = textures(patches)
     p = patches[0].shape[0]
     overlap = p // 3 if overlap is None else overlap
     step = p - overlap
@@ -134,8 +157,6 @@ def compose_mosaic(patches: list[Array], size: int, rng: np.random.Generator, ov
             patch = np.rot90(patch, int(rng.integers(4)))
             if rng.random() < 0.5:
                 patch = patch[:, ::-1]
-            std = float(patch.std())
-            patch = (patch - patch.mean()) / (std if std > 1e-6 else 1.0)
             y, x = gy * step, gx * step
             acc[y:y + p, x:x + p] += patch * weight
             wsum[y:y + p, x:x + p] += weight
