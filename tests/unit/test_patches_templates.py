@@ -54,7 +54,7 @@ def test_mosaic_hides_the_grid():
     patches = [(level + 0.3 * ramp + 0.01 * t / t.std()).astype(np.float32)
                for level, ramp, t in zip((0.1, 0.6, 0.3), (x, y, x + y), texture)]
     for seed in range(3):
-        m = compose_mosaic(patches, 128, np.random.default_rng(seed))
+        m = compose_mosaic(textures(patches), 128, np.random.default_rng(seed))
         assert m.shape == (128, 128)
         assert cv2.GaussianBlur(m, (0, 0), 6).std() < 0.35 * m.std()
 

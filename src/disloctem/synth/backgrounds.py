@@ -127,12 +127,12 @@ def write_backgrounds(spec: dict, out_dir: str | Path, patch_dirs: list[str | Pa
     illumination. Background ``i`` is drawn from ``default_rng([seed, i])``.
     """
     from ..config import dataclass_from_dict
-    from .patches import compose_mosaic, load_patches
+    from .patches import compose_mosaic, load_patches, textures
 
     common = ("kind", "count", "seed", "sources", "overlap")
     params = dataclass_from_dict(PerlinParams, {k: v for k, v in spec.items() if k not in common})
     if spec["kind"] == "real_patches":
-        patches = load_patches(patch_dirs)
+        patches = textures(load_patches(patch_dirs))
     elif spec["kind"] != "perlin":
         raise ValueError(f"unknown background kind {spec['kind']!r}")
     out = Path(out_dir)

@@ -133,18 +133,19 @@ def textures(patches: list[Array]) -> list[Array]:
     return [f / scale for f in flat] if scale > 1e-6 else flat
 
 
-def compose_mosaic(patches: list[Array], size: int, rng: np.random.Generator, overlap: int | None = None) -> Array:
+def compose_mosaic(texture_pool: list[Array], size: int, rng: np.random.Generator,
+                   overlap: int | None = None) -> Array:
     """A ``size`` x ``size`` background of randomly chosen, flipped and rotated patches on a
     jittered grid, blended with feathered weights over their overlaps so no grid shows.
 
-    The patches enter as :func:`textures`: without their mean and illumination gradient, so
-    patches from differently exposed frames form no checkerboard, and on one common scale, so
-    their textures keep their relative strengths; the mosaic gets one random contrast.
+    ``texture_pool`` holds the patches as :func:`textures` gives them: without their mean and
+    illumination gradient, so patches from differently exposed frames form no checkerboard, and
+    on one common scale, so their textures keep their relative strengths. The mosaic gets one
+    random contrast.
     """
-    if not patches:
+    if not texture_pool:
         raise ValueError("no patches to compose a mosaic from")
-    patches = textures(patches)
-    p = patches[0].shape[0]
+    p = texture_pool[0].shape[0]
     overlap = p // 3 if overlap is None else overlap
     step = p - overlap
     n = int(np.ceil((size + p) / step)) + 1
@@ -153,7 +154,7 @@ def compose_mosaic(patches: list[Array], size: int, rng: np.random.Generator, ov
     weight = _feather(p, overlap)
     for gy in range(n):
         for gx in range(n):
-            patch = patches[int(rng.integers(len(patches)))]
+            patch = texture_pool[int(rng.integers(len(texture_pool)))]
             patch = np.rot90(patch, int(rng.integers(4)))
             if rng.random() < 0.5:
                 patch = patch[:, ::-1]
