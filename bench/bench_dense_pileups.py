@@ -4,7 +4,7 @@ dislocations, 4-12 px apart, spacing and contrast drawn log-uniformly), as tanak
 is (dislocations 5-7 px apart at about 10 % contrast).
 
     python bench/bench_dense_pileups.py --weights results/models/unet/perlin/model.pt [--weights other.pt ...] \\
-        [--backgrounds results/backgrounds/perlin] [--n 24] [--seed 77] [--scales 1,0.5,0.333] [--no-tta]
+        [--backgrounds results/backgrounds/perlin] [--n 24] [--seed 77] [--scales 1,0.5,0.333,0.25] [--no-tta]
 
 The images are made once (seed 77 and image indices unseen by the default dataset, seed 1) and
 written in the real-set layout; every model predicts them as the workflow does (flip averaging,

@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import json
 import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import defaults  # bench/defaults.py
 import numpy as np
-import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_IMAGE = REPO.parent / "shared" / "real_tem" / "legros_dev" / "images" / "legros_sample1.png"
+DEFAULT_IMAGE = defaults.REPO.parent / "shared" / "real_tem" / "legros_dev" / "images" / "legros_sample1.png"
 
 
 def tiled_tiff(image: Path, size: int, out: Path) -> Path:
@@ -53,13 +53,13 @@ def predict_one(path: Path, weights: Path, device: str, threads: int, out: Path)
     from disloctem.models.registry import method_predictor
 
     torch.set_num_threads(threads)
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config = defaults.default_config()
     unet = config["methods"]["unet"]
     predictor = method_predictor("unet", weights, unet.get("postprocess", {}), unet.get("predict", {}), device)
     start = time.perf_counter()
     predict_images({path.stem: path}, out, predictor, scale="auto", auto_scales=config["auto_scales"])
     seconds = time.perf_counter() - start
-    lines = len(yaml.safe_load((out / f"{path.stem}.json").read_text())["shapes"])
+    lines = len(json.loads((out / f"{path.stem}.json").read_text())["shapes"])
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return seconds, peak_kb / 2**20, lines
 

@@ -2,7 +2,7 @@
 population of loops (closed dislocations, ``microstructure.p_loops`` 1) besides the usual lines.
 
     python bench/bench_loops.py --weights results/models/unet/perlin/model.pt [--weights other.pt ...] \\
-        [--backgrounds results/backgrounds/perlin] [--n 40] [--seed 77] [--scales 1,0.5,0.333] [--no-tta]
+        [--backgrounds results/backgrounds/perlin] [--n 40] [--seed 77] [--scales 1,0.5,0.333,0.25] [--no-tta]
 
 The images are made once with the generator's defaults (but loops in every image; seed 77 and
 image indices unseen by the default dataset, seed 1) and written in the real-set layout; every

@@ -2,7 +2,7 @@
 
     python bench/bench_robustness.py --weights results/models/unet/perlin/model.pt \\
         --set ../shared/real_tem/legros_dev --set ../shared/real_tem/tanaka_2um [--images 20] \\
-        [--method unet] [--only noise0.05,jpeg20] [--scales 1,0.5,0.333] [--no-tta] [--threads 2] [--device cpu]
+        [--method unet] [--only noise0.05,jpeg20] [--scales 1,0.5,0.333,0.25] [--no-tta] [--threads 2] [--device cpu]
 
 Every annotated real set given is copied with one degradation at a time (labels unchanged: all
 degradations are photometric), the model predicts it as the workflow's default config does (its
@@ -26,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import cv2
+import defaults  # bench/defaults.py
 import numpy as np
 import torch
 
@@ -139,8 +140,8 @@ def main() -> None:
     ap.add_argument("--set", action="append", required=True, help="an annotated real set folder (repeatable)")
     ap.add_argument("--images", type=int, default=None, help="score only the first N annotated images of a set")
     ap.add_argument("--only", default=None, help="comma-separated degradations (default: all)")
-    ap.add_argument("--scales", default="1,0.5,0.333",
-                    help="resize factors tried per image, as auto_scales in the config (1: full size only)")
+    ap.add_argument("--scales", default=defaults.auto_scales_arg(),
+                    help="resize factors tried per image (default: the config's auto_scales; 1: full size only)")
     ap.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
                     help="the U-Net averages the four flips of each image (default, as predict.tta in the config)")
     ap.add_argument("--threads", type=int, default=2)

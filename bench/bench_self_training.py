@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import defaults  # bench/defaults.py
 import numpy as np
 import torch
 
@@ -42,7 +43,6 @@ from disloctem.selftrain import pseudo_labels
 from disloctem.synth.dataset import read_splits
 
 Array = np.ndarray
-AUTO_SCALES = (1.0, 0.5, 0.333)  # config/config.yaml
 
 
 def real_crop(images: list[tuple[Array, Array, Array]], crop: int, inputs: InputSpec,
@@ -130,7 +130,7 @@ def main() -> None:
             predictor = unet_predictor(weights, PostprocessParams(), "cpu", tta=True)
             for rs in sets:
                 out = Path(tmp) / f"model{k}" / rs.name
-                predict_images(rs.images, out, predictor, scale="auto", auto_scales=AUTO_SCALES)
+                predict_images(rs.images, out, predictor, scale="auto", auto_scales=defaults.auto_scales())
                 for cls, s in evaluate_set(rs, out)["scores"].items():
                     print(f"{name:26s} {rs.name:12s} {cls:15s} line F1 {s['line_f1']:.3f}  centreline F1 "
                           f"{s['cl_f1']:.3f} (P {s['cl_precision']:.3f}, R {s['cl_recall']:.3f})")

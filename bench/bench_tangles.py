@@ -5,7 +5,7 @@ walls and networks of deformed metals) and nothing else that is labelled: no fre
 pile-ups, slip traces, grain boundaries or loops, so every labelled line is a tangle dislocation.
 
     python bench/bench_tangles.py --weights results/models/unet/perlin/model.pt [--weights other.pt ...] \\
-        [--backgrounds results/backgrounds/perlin] [--n 24] [--seed 77] [--scales 1,0.5,0.333] [--no-tta]
+        [--backgrounds results/backgrounds/perlin] [--n 24] [--seed 77] [--scales 1,0.5,0.333,0.25] [--no-tta]
 
 The images are made once (seed 77 and image indices unseen by the default dataset, seed 1; the
 generator's backgrounds, distractors and stamps as always) and written in the real-set layout;

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import defaults  # bench/defaults.py
 import torch
 
 from disloctem.evaluate import evaluate_set
@@ -28,8 +29,9 @@ def add_options(ap: argparse.ArgumentParser, n: int) -> None:
     ap.add_argument("--backgrounds", default="results/backgrounds/perlin", help="a background folder of a run")
     ap.add_argument("--n", type=int, default=n, help=f"images (default {n})")
     ap.add_argument("--seed", type=int, default=77)
-    ap.add_argument("--scales", default="1,0.5,0.333",
-                    help="resize factors tried per image, as auto_scales (one factor: every image at that scale)")
+    ap.add_argument("--scales", default=defaults.auto_scales_arg(),
+                    help="resize factors tried per image (default: the config's auto_scales; one factor: every "
+                         "image at that scale)")
     ap.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
