@@ -20,7 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+import defaults  # bench/defaults.py
+
+REPO = defaults.REPO
 
 
 def fake_sets(root: Path, n_sets: int, n_images: int) -> dict[str, str]:

@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import defaults  # bench/defaults.py
 import numpy as np
 import torch
 
@@ -27,7 +28,7 @@ from disloctem.io import read_grayscale
 from disloctem.models.common import select_device
 from disloctem.models.registry import method_predictor
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = defaults.REPO
 DEFAULT_IMAGE = REPO.parent / "shared" / "real_tem" / "legros_dev" / "images" / "legros_sample1.png"
 
 
