@@ -31,6 +31,7 @@ from .. import CLASSES
 from ..geometry import clip_to_image, polyline_length, resample_by_step
 from ..io import AnnotatedLine, labelme_document, link_or_copy, write_json
 from .annotations import burn_in_annotations
+from .foil_edge import FoilEdge, cut_at_edge, sample_foil_edge
 from .microstructure import Line, MicrostructureParams, sample_microstructure
 from .render import RenderParams, dense_curve, line_snr, rasterise_labels, render_image
 
@@ -216,14 +217,30 @@ class Sample:
     snr: list[float] = field(default_factory=list)
 
 
+def foil_edge_of(params: DatasetParams, index: int) -> FoilEdge | None:
+    """The hole in the foil of image ``index`` (a share ``render.p_foil_edge`` of the images have
+    one), drawn from the random stream ``[seed, index, 2]``; None for the rest."""
+    if params.render.p_foil_edge <= 0:
+        return None
+    rng = np.random.default_rng([params.seed, index, 2])
+    if rng.random() >= params.render.p_foil_edge:
+        return None
+    return sample_foil_edge(params.size, rng)
+
+
 def render_sample(params: DatasetParams, index: int, pool: list[Array]) -> Sample:
     """Image ``index`` of a dataset and its lines; depends only on the seed and the index. The
-    burned-in annotations draw from a stream of their own, so images without them are the same
-    whatever ``p_annotations`` is; they keep clear of faint lines too."""
+    burned-in annotations and the holes in the foil (:func:`foil_edge_of`) draw from streams of
+    their own, so images without them are the same whatever ``p_annotations`` and
+    ``p_foil_edge`` are; the annotations keep clear of faint lines too, and the lines of an image
+    with a hole are cut where they enter its vacuum, in the image and in every label."""
     rng = np.random.default_rng([params.seed, index])
     background = pick_background(pool, params.size, rng)
     lines = sample_microstructure(params.microstructure, params.size, rng)
-    rendering = render_image(background, lines, params.render, rng)
+    edge = foil_edge_of(params, index)
+    rendering = render_image(background, lines, params.render, rng, foil_edge=edge)
+    if edge is not None:
+        lines = cut_at_edge(lines, edge)
     image = rendering.image
     overlay_rng = np.random.default_rng([params.seed, index, 1])
     if overlay_rng.random() < params.render.p_annotations:

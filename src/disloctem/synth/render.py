@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import CLASSES
 from ..geometry import inside_image, segment_lengths
+from .foil_edge import FoilEdge, add_foil_edge, cut_at_edge
 from .microstructure import Line, log_uniform
 
 Array = np.ndarray
@@ -46,6 +47,7 @@ class RenderParams:
     trace_step: Range = (0.02, 0.08)  # that brightness change, +-
     p_even_background: float = 0.15  # images whose background texture is smoothed away (a clean, even foil)
     p_annotations: float = 0.5  # images with burned-in scale bar, arrow or text (unlabelled; synth.annotations)
+    p_foil_edge: float = 0.15  # images showing a hole in the foil, the vacuum beyond its edge (unlabelled; synth.foil_edge)
     label_width: int = 3  # width of lines in the semantic and instance masks, px
     min_line_snr: float = 1.0  # lines below this line_snr are drawn but not labelled (0: label every line)
 
@@ -308,12 +310,15 @@ def even_out(background: Array) -> Array:
 
 
 def render_image(background: Array, lines: list[Line], params: RenderParams,
-                 rng: np.random.Generator) -> Rendering:
+                 rng: np.random.Generator, foil_edge: FoilEdge | None = None) -> Rendering:
     """The synthetic micrograph (uint8) of ``lines`` on a float32 [0, 1] ``background``, with the
     same micrograph rendered without the lines (for :func:`line_snr`). Both share every random
     draw, so the micrograph does not depend on the second one being made. A share
     ``p_even_background`` of the images is rendered on the background evened out
-    (:func:`even_out`); no random number is drawn for it when that share is 0."""
+    (:func:`even_out`); no random number is drawn for it when that share is 0. With a
+    ``foil_edge`` the lines are drawn as :func:`~.foil_edge.cut_at_edge` cuts them (the labels
+    must be made of the same cut lines) and the hole is drawn over them; the brightness steps of
+    grain boundaries and slip traces follow the whole lines, as the foil around the hole does."""
     img = background.astype(np.float32, copy=True)
     if params.p_even_background > 0 and rng.random() < params.p_even_background:
         img = even_out(img)
@@ -329,11 +334,14 @@ def render_image(background: Array, lines: list[Line], params: RenderParams,
     if rng.random() < params.p_fringes:
         add_thickness_fringes(pair, rng)
     add_distractors(pair, params, rng)
-    dark, bright = draw_line_layer(lines, img.shape, params, rng)
+    drawn = lines if foil_edge is None else cut_at_edge(lines, foil_edge)
+    dark, bright = draw_line_layer(drawn, img.shape, params, rng)
     sigma = rng.uniform(*params.line_blur)
     img *= 1.0 - cv2.GaussianBlur(dark, (0, 0), sigma)
     if bright.any():  # most images have no bright line or fringe: skip the empty layer
         img += cv2.GaussianBlur(bright, (0, 0), sigma) * (1.0 - img) * 0.8
+    if foil_edge is not None:
+        add_foil_edge(pair, foil_edge)
     blur = rng.uniform(*params.blur)
     if blur > 0.2:
         pair = np.stack([cv2.GaussianBlur(plane, (0, 0), blur) for plane in pair])
