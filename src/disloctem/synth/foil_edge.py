@@ -42,7 +42,7 @@ class FoilEdge:
     thinning: float  # how much the foil brightens at the edge (share of the way to white)
     thinning_length: float  # px, over which that fades into the foil
     fringes: tuple[float, float, float] | None  # thickness fringes: depth, period px, decay px
-    fresnel: tuple[float, float, float] | None  # Fresnel fringe: amplitude (+ bright), offset into the vacuum px, width px
+    fresnel: tuple[float, float, float] | None  # Fresnel fringe: amplitude (+: bright), px into the vacuum, width px
 
     @property
     def vacuum(self) -> Array:
