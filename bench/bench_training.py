@@ -1,6 +1,6 @@
 """Training-step and inference cost of the three methods, in fp32 and under bf16 autocast.
 
-    python bench/bench_training.py [--method unet maskrcnn splinereg] [--batch N] [--crop 256]
+    python bench/bench_training.py [--method unet maskrcnn splinereg] [--batch N] [--crop N]
                                    [--steps 6] [--threads 2] [--device cpu|cuda]
                                    [--precision fp32 bf16] [--data results/synthetic/perlin]
                                    [--profile 8]
@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
 
+import defaults  # bench/defaults.py
 import torch
 
 from disloctem.models.common import autocast_bf16, select_device
@@ -35,7 +36,6 @@ from disloctem.models.training import adamw
 from disloctem.synth.dataset import read_splits
 
 METHODS = ("unet", "maskrcnn", "splinereg")
-CPU_BATCH = {"unet": 4, "maskrcnn": 2, "splinereg": 8}  # config/config.yaml, config/methods.yaml
 
 Step = Callable[[torch.nn.Module, object, torch.device], torch.Tensor]
 
@@ -174,7 +174,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--method", nargs="+", choices=METHODS, default=["unet"])
     ap.add_argument("--batch", type=int, help="crops per step (default: the method's CPU configuration)")
-    ap.add_argument("--crop", type=int, default=256)
+    ap.add_argument("--crop", type=int, help="crop size, px (default: the method's CPU configuration)")
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
@@ -188,17 +188,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = args.data or render_dataset(Path(tmp))
         for method in args.method:
-            batch = args.batch or CPU_BATCH[method]
+            settings = defaults.cpu_train_settings(method)
+            batch = args.batch or int(settings["batch_size"])
+            crop = args.crop or int(settings["crop"])
             for precision in args.precision:
-                step, infer, table = time_method(method, data_dir, batch, args.crop, args.steps,
+                step, infer, table = time_method(method, data_dir, batch, crop, args.steps,
                                                  precision == "bf16", device, args.profile)
-                print(f"{method:9s} batch {batch} x {args.crop}^2, {precision:4s}: {step:6.3f} s per training step, "
+                print(f"{method:9s} batch {batch} x {crop}^2, {precision:4s}: {step:6.3f} s per training step, "
                       f"{infer:6.3f} s per 512x512 forward pass")
                 if table:
                     print(table)
     if args.data:
         torch.set_num_threads(1)
-        print(f"data preparation: {crops_per_second(args.data, args.crop):.0f} U-Net crops of {args.crop}^2 "
+        crop = args.crop or int(defaults.cpu_train_settings("unet")["crop"])
+        print(f"data preparation: {crops_per_second(args.data, crop):.0f} U-Net crops of {crop}^2 "
               f"per second in one process ({args.data})")
 
 

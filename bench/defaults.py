@@ -14,6 +14,14 @@ def default_config() -> dict:
     return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 
+def cpu_train_settings(method: str) -> dict:
+    """The ``train`` settings a method runs with on a CPU: the default config's for the U-Net,
+    config/methods.yaml's (merged over the default's) for Mask R-CNN and support-point regression."""
+    methods = default_config()["methods"]
+    extra = yaml.safe_load((REPO / "config" / "methods.yaml").read_text())["methods"]
+    return {**methods.get(method, {}).get("train", {}), **extra.get(method, {}).get("train", {})}
+
+
 def auto_scales() -> tuple[float, ...]:
     """The default config's ``auto_scales``: the resize factors the U-Net chooses among."""
     return tuple(float(s) for s in default_config()["auto_scales"])
