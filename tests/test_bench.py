@@ -225,3 +225,27 @@ def test_splinereg_targets_benchmark_decodes_perfect_outputs(tiny_dataset):
     assert shares and recall, res.stdout
     assert all(0.0 <= float(v) <= 1.0 for v in shares.groups())
     assert int(recall.group(3)) > 0 and float(recall.group(1)) > 0.5  # perfect outputs find most lines
+
+
+def test_foil_edge_benchmark_prints_a_row_per_kind_of_hole(tiny_dataset, untrained_unet_weights):
+    res = run_bench("bench_foil_edges.py", "--weights", untrained_unet_weights, "--set", str(tiny_dataset),
+                    "--images", "2", "--scales", "1", "--no-tta", "--device", "cpu")
+    assert res.returncode == 0, res.stderr
+    rows = re.findall(r"^ds\s+(\w+)\s+2\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+$", res.stdout, flags=re.M)
+    assert [r[0] for r in rows] == ["bright", "fringe", "dark"], res.stdout
+    assert all(0.0 <= float(r[2]) <= 1.0 for r in rows)
+
+
+def test_foil_edge_tally_counts_the_length_along_the_edge():
+    import numpy as np
+
+    from disloctem.io import AnnotatedLine
+
+    bench = load_bench("bench_foil_edges")
+    distance = np.broadcast_to(np.arange(100.0) - 30.0, (100, 100))  # the edge at x = 30
+    along = AnnotatedLine("dislocation", np.array([[31.0, 10.0], [31.0, 90.0]]))
+    away = AnnotatedLine("dislocation", np.array([[70.0, 10.0], [70.0, 50.0]]))
+    on_edge, total, mostly = bench.edge_tally([along, away], distance)
+    assert on_edge == 80.0 and total == 120.0 and mostly == 1
+    hole = bench.hole_distance((200, 300), np.random.default_rng(0))
+    assert 0.1 < float((hole < 0).mean()) < 0.45

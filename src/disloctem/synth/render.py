@@ -45,9 +45,9 @@ class RenderParams:
     side_lobe_gap: Range = (0.5, 3.0)  # px between the line's edge and the fringe
     p_trace_step: float = 0.3  # slip traces across which the foil's brightness changes (a surface step)
     trace_step: Range = (0.02, 0.08)  # that brightness change, +-
-    p_even_background: float = 0.15  # images whose background texture is smoothed away (a clean, even foil)
+    p_even_background: float = 0.3  # images whose background texture is smoothed away (a clean, even foil)
     p_annotations: float = 0.5  # images with burned-in scale bar, arrow or text (unlabelled; synth.annotations)
-    p_foil_edge: float = 0.15  # images showing a hole in the foil, the vacuum beyond it (unlabelled; synth.foil_edge)
+    p_foil_edge: float = 0.5  # images showing a hole in the foil, vacuum beyond its edge (unlabelled; synth.foil_edge)
     label_width: int = 3  # width of lines in the semantic and instance masks, px
     min_line_snr: float = 1.0  # lines below this line_snr are drawn but not labelled (0: label every line)
 
