@@ -80,19 +80,12 @@ def edge_tally(lines: list, distance: Array) -> tuple[float, float, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--weights", required=True, help="a trained model.pt")
-    ap.add_argument("--method", default="unet", help="unet, maskrcnn or splinereg (default unet)")
+    defaults.add_real_prediction_options(ap)
     ap.add_argument("--set", action="append", required=True, help="a set folder with images/ (repeatable)")
     ap.add_argument("--images", type=int, default=12, help="the first N images of each set (default 12)")
-    ap.add_argument("--scales", default=defaults.auto_scales_arg(),
-                    help="resize factors tried per image (default: the config's auto_scales; 1: full size only)")
-    ap.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
-                    help="the U-Net averages the four flips of each image (default, as predict.tta in the config)")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    scales = [float(x) for x in args.scales.split(",")]
+    scales = defaults.scales_option(args)
     predictor = method_predictor(args.method, args.weights, {}, {"tta": args.tta}, args.device)
     print(f"{'set':16s} {'kind':7s} {'images':>6s} {'edge traced':>11s} {'of length':>9s} "
           f"{'on edge':>7s} {'lines':>5s} {'without':>7s} {'s':>4s}")

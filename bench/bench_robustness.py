@@ -135,24 +135,17 @@ def first_images(rs: RealSet, n: int | None) -> RealSet:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--weights", required=True, help="a trained model.pt")
-    ap.add_argument("--method", default="unet", help="unet, maskrcnn or splinereg (default unet)")
+    defaults.add_real_prediction_options(ap)
     ap.add_argument("--set", action="append", required=True, help="an annotated real set folder (repeatable)")
     ap.add_argument("--images", type=int, default=None, help="score only the first N annotated images of a set")
     ap.add_argument("--only", default=None, help="comma-separated degradations (default: all)")
-    ap.add_argument("--scales", default=defaults.auto_scales_arg(),
-                    help="resize factors tried per image (default: the config's auto_scales; 1: full size only)")
-    ap.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
-                    help="the U-Net averages the four flips of each image (default, as predict.tta in the config)")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     names = args.only.split(",") if args.only else list(DEGRADATIONS)
     unknown = sorted(set(names) - set(DEGRADATIONS))
     if unknown:
         ap.error(f"unknown degradation(s) {', '.join(unknown)} (known: {', '.join(DEGRADATIONS)})")
-    scales = [float(x) for x in args.scales.split(",")]
+    scales = defaults.scales_option(args)
     predictor = method_predictor(args.method, args.weights, {}, {"tta": args.tta}, args.device)
     print(f"{'set':14s} {'degradation':13s} {'line F1':>7s} {'cl P':>5s} {'cl R':>5s} {'cl F1':>5s} "
           f"{'lines':>6s} {'true':>5s} {'s':>4s}")

@@ -3,6 +3,7 @@ workflow predicts" follows the config instead of a copy of its values."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import yaml
@@ -30,3 +31,22 @@ def auto_scales() -> tuple[float, ...]:
 def auto_scales_arg() -> str:
     """:func:`auto_scales` as a ``--scales`` option value, such as ``1,0.5,0.333,0.25``."""
     return ",".join(f"{s:g}" for s in auto_scales())
+
+
+def add_real_prediction_options(ap: argparse.ArgumentParser) -> None:
+    """The options of a benchmark that predicts real images with one trained model as the
+    workflow does: the model and its method, the resize factors tried per image, flip averaging,
+    threads and device."""
+    ap.add_argument("--weights", required=True, help="a trained model.pt")
+    ap.add_argument("--method", default="unet", help="unet, maskrcnn or splinereg (default unet)")
+    ap.add_argument("--scales", default=auto_scales_arg(),
+                    help="resize factors tried per image (default: the config's auto_scales; 1: full size only)")
+    ap.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
+                    help="the U-Net averages the four flips of each image (default, as predict.tta in the config)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
+
+
+def scales_option(args: argparse.Namespace) -> list[float]:
+    """The ``--scales`` option as factors."""
+    return [float(x) for x in args.scales.split(",")]
