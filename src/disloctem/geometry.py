@@ -220,10 +220,13 @@ def inside_image(points: Array, width: int, height: int) -> Array:
     return (pts[:, 0] >= 0) & (pts[:, 0] <= width - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= height - 1)
 
 
+def runs_where(points: Array, keep: Array) -> list[Array]:
+    """The runs of consecutive points of a polyline where the bool array ``keep`` is true."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], keep, [False]]).astype(np.int8)))
+    return [points[a:b] for a, b in zip(edges[::2], edges[1::2])]
+
+
 def clip_to_image(points: Array, width: int, height: int, min_points: int = 2) -> list[Array]:
     """Split a dense polyline into the runs of consecutive points that lie inside the image."""
     pts = np.asarray(points, dtype=np.float64)
-    inside = inside_image(pts, width, height)
-    edges = np.flatnonzero(np.diff(np.concatenate([[False], inside, [False]]).astype(np.int8)))
-    runs = [pts[a:b] for a, b in zip(edges[::2], edges[1::2])]
-    return [r for r in runs if len(r) >= min_points]
+    return [r for r in runs_where(pts, inside_image(pts, width, height)) if len(r) >= min_points]

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from ..geometry import is_closed, polyline_length, resample_polyline
+from ..geometry import is_closed, polyline_length, resample_polyline, runs_where
 from .microstructure import Line, log_uniform
 
 Array = np.ndarray
@@ -115,8 +115,7 @@ def foil_runs(points: Array, distance: Array, closed: bool) -> list[Array]:
     keep = distance[rows, cols] >= EDGE_MARGIN_PX
     if keep.all():
         return [points]
-    edges = np.flatnonzero(np.diff(np.concatenate([[False], keep, [False]]).astype(np.int8)))
-    runs = [points[a:b] for a, b in zip(edges[::2], edges[1::2])]
+    runs = runs_where(points, keep)
     if closed and len(runs) > 1 and keep[0] and keep[-1]:  # the run across the loop's start
         runs = [np.vstack([runs[-1], runs[0][1:]])] + runs[1:-1]
     return runs
