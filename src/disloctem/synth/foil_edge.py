@@ -105,6 +105,12 @@ def sample_foil_edge(size: int, rng: np.random.Generator) -> FoilEdge:
     return FoilEdge(distance, bright, offset, softness, thinning, thinning_length, fringes, fresnel)
 
 
+def fringe_attenuation(distance: Array, depth: float, period: float, decay: float) -> Array:
+    """The factor of decaying thickness fringes parallel to a foil edge, ``distance`` px from it:
+    dips of up to ``depth`` every ``period`` px, fading over ``decay`` px."""
+    return 1.0 - depth * (0.5 + 0.5 * np.cos(2.0 * np.pi * distance / period)) * np.exp(-distance / decay)
+
+
 def foil_runs(points: Array, distance: Array, closed: bool) -> list[Array]:
     """The runs of a dense polyline that lie in the foil, at least :data:`EDGE_MARGIN_PX` from
     the edge (points beyond the image take the distance of the nearest border pixel). Of a
@@ -145,8 +151,7 @@ def add_foil_edge(pair: Array, edge: FoilEdge) -> None:
     near = np.exp(-foil / edge.thinning_length).astype(np.float32)
     pair += edge.thinning * near * (1.0 - pair)
     if edge.fringes is not None:
-        depth, period, decay = edge.fringes
-        pair *= 1.0 - depth * (0.5 + 0.5 * np.cos(2.0 * np.pi * foil / period)) * np.exp(-foil / decay)
+        pair *= fringe_attenuation(foil, *edge.fringes)
     in_foil = pair[0][d > 2.0]
     reference = in_foil if in_foil.size else pair[0].ravel()
     if edge.bright_vacuum:

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import CLASSES
 from ..geometry import inside_image, segment_lengths
-from .foil_edge import FoilEdge, add_foil_edge, cut_at_edge
+from .foil_edge import FoilEdge, add_foil_edge, cut_at_edge, fringe_attenuation
 from .microstructure import Line, log_uniform
 
 Array = np.ndarray
@@ -241,7 +241,7 @@ def add_thickness_fringes(img: Array, rng: np.random.Generator) -> None:
     shape = img.shape[-2:]
     d = distance_to_curve(_long_curve(shape, rng), shape)
     period, decay = rng.uniform(12.0, 40.0), rng.uniform(20.0, 120.0)
-    img *= 1.0 - rng.uniform(0.05, 0.2) * (0.5 + 0.5 * np.cos(2 * np.pi * d / period)) * np.exp(-d / decay)
+    img *= fringe_attenuation(d, rng.uniform(0.05, 0.2), period, decay)
 
 
 def add_distractors(img: Array, params: RenderParams, rng: np.random.Generator) -> None:
