@@ -13,6 +13,7 @@ from disloctem.synth.foil_edge import (
     add_foil_edge,
     cut_at_edge,
     hole_outline,
+    sample_foil_edge,
     signed_distance,
 )
 from disloctem.synth.microstructure import Line, loop_curve
@@ -78,6 +79,12 @@ def test_holes_reach_into_the_image_without_filling_it():
               for s in range(40)]
     assert min(shares) > 0.0 and max(shares) < 0.7
     assert 0.05 < float(np.median(shares)) < 0.4
+
+
+@pytest.mark.parametrize("p_dark", [0.0, 0.25, 1.0])
+def test_a_share_p_dark_vacuum_of_the_holes_is_dark(p_dark):
+    dark = [not sample_foil_edge(64, np.random.default_rng(s), p_dark).bright_vacuum for s in range(200)]
+    assert np.mean(dark) == pytest.approx(p_dark, abs=0.07)
 
 
 def test_images_with_a_hole_have_no_label_in_its_vacuum_and_the_others_are_unchanged():

@@ -225,7 +225,7 @@ def foil_edge_of(params: DatasetParams, index: int) -> FoilEdge | None:
     rng = np.random.default_rng([params.seed, index, 2])
     if rng.random() >= params.render.p_foil_edge:
         return None
-    return sample_foil_edge(params.size, rng)
+    return sample_foil_edge(params.size, rng, params.render.p_dark_vacuum)
 
 
 def render_sample(params: DatasetParams, index: int, pool: list[Array]) -> Sample:

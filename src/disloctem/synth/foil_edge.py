@@ -85,13 +85,14 @@ def signed_distance(outline: Array, shape: tuple[int, int]) -> Array:
     return np.where(vacuum > 0, 0.5 - to_foil, to_vacuum - 0.5).astype(np.float32)
 
 
-def sample_foil_edge(size: int, rng: np.random.Generator) -> FoilEdge:
-    """A random hole (:func:`hole_outline`) and the look of its edge: the vacuum bright in three
-    of four images (bright field), its edge 0.3-1.2 px soft, the foil brightening by up to 0.4
-    of the way to white over 8-80 px towards it, thickness fringes beside it in half of the
-    images and a Fresnel fringe (bright or dark, 0.5-3 px into the vacuum) in 60 %."""
+def sample_foil_edge(size: int, rng: np.random.Generator, p_dark_vacuum: float) -> FoilEdge:
+    """A random hole (:func:`hole_outline`) and the look of its edge: the vacuum dark (dark field)
+    in a share ``p_dark_vacuum`` of the images and bright (bright field) in the rest, its edge
+    0.3-1.2 px soft, the foil brightening by up to 0.4 of the way to white over 8-80 px towards
+    it, thickness fringes beside it in half of the images and a Fresnel fringe (bright or dark,
+    0.5-3 px into the vacuum) in 60 %."""
     distance = signed_distance(hole_outline(size, rng), (size, size))
-    bright = bool(rng.random() < 0.75)
+    bright = bool(rng.random() < 1.0 - p_dark_vacuum)
     offset = float(rng.uniform(0.05, 0.4))
     softness = float(rng.uniform(0.3, 1.2))
     thinning, thinning_length = float(rng.uniform(0.0, 0.4)), log_uniform(rng, 8.0, 80.0)
