@@ -48,7 +48,7 @@ class RenderParams:
     p_even_background: float = 0.3  # images whose background texture is smoothed away (a clean, even foil)
     p_annotations: float = 0.5  # images with burned-in scale bar, arrow or text (unlabelled; synth.annotations)
     p_foil_edge: float = 0.5  # images showing a hole in the foil, vacuum beyond its edge (unlabelled; synth.foil_edge)
-    p_dark_vacuum: float = 0.5  # holes whose vacuum is darker than the foil (dark field), not brighter
+    p_dark_vacuum: float = 0.25  # holes whose vacuum is darker than the foil (dark field), not brighter
     label_width: int = 3  # width of lines in the semantic and instance masks, px
     min_line_snr: float = 1.0  # lines below this line_snr are drawn but not labelled (0: label every line)
 
