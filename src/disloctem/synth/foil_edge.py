@@ -87,7 +87,7 @@ def signed_distance(outline: Array, shape: tuple[int, int]) -> Array:
 
 def sample_foil_edge(size: int, rng: np.random.Generator, p_dark_vacuum: float) -> FoilEdge:
     """A random hole (:func:`hole_outline`) and the look of its edge: the vacuum dark (dark field)
-    in a share ``p_dark_vacuum`` of the images and bright (bright field) in the rest, its edge
+    in a share ``p_dark_vacuum`` of the holes and bright (bright field) in the rest, its edge
     0.3-1.2 px soft, the foil brightening by up to 0.4 of the way to white over 8-80 px towards
     it, thickness fringes beside it in half of the images and a Fresnel fringe (bright or dark,
     0.5-3 px into the vacuum) in 60 %."""
