@@ -39,7 +39,9 @@ class InputError(ValueError):
 def read_grayscale(path: str | Path) -> Array:
     """A micrograph as float32 in [0, 1]; 8- and 16-bit, integer or float, grey or colour
     (converted to grey); TIFFs compressed or not (LZW, Deflate, JPEG: tifffile with imagecodecs),
-    a single frame stored as a stack of one (1, H, W) too."""
+    a single frame stored as a stack of one (1, H, W) too. Padding (:func:`padding_mask`: the
+    constant or NaN border of a drift-corrected or rotated frame) is filled smoothly from the
+    micrograph (:func:`fill_smoothly`), so its edge is no line."""
     path = Path(path)
     if path.suffix.lower() in DM_SUFFIXES:
         img = read_dm_signal(path)["data"]
@@ -61,8 +63,11 @@ def read_grayscale(path: str | Path) -> Array:
         raise InputError(f"{path}: a stack of images (shape {img.shape}), not one image; "
                          f"split it into frames with disloctem-frames")
     img = img.astype(np.float32)
-    if not np.isfinite(img).all():
-        raise InputError(f"{path}: image contains NaN or infinite values")
+    padding = padding_mask(img)
+    if padding.all():
+        raise InputError(f"{path}: no pixel has a finite value (all NaN or infinite)")
+    if padding.any():
+        img = fill_smoothly(img, padding)
     img = remove_spikes(img)
     lo, hi = float(img.min()), float(img.max())
     return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
@@ -80,6 +85,50 @@ def readable_images(images: dict[str, Path], skipped: list[str]) -> Iterator[tup
             skipped.append(str(path))
             continue
         yield stem, path, img
+
+
+PADDING_MIN_SHARE = 0.005  # a constant border region counts as padding from this share of the image on
+
+
+def padding_mask(img: Array) -> Array:
+    """The pixels of a frame that hold no micrograph: NaN or infinite ones, and regions of one
+    constant value, the frame's lowest or highest, that touch its border, are 3 px wide or more
+    and cover at least :data:`PADDING_MIN_SHARE` of it. Drift correction, registration and
+    rotation of in-situ frames leave such bands and corners (0, white or NaN); their straight,
+    sharp edge is the strongest line-like feature of the frame. A real micrograph's noise never
+    holds thousands of exactly equal pixels, except where the camera saturated, which holds no
+    line either."""
+    mask = ~np.isfinite(img)
+    finite = img[~mask]
+    if finite.size == 0:
+        return mask
+    flat = np.zeros(img.shape, np.uint8)
+    for value in {float(finite.min()), float(finite.max())}:
+        flat |= (img == value).astype(np.uint8)
+    flat = cv2.morphologyEx(flat | mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(flat, connectivity=4)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    big = stats[:, cv2.CC_STAT_AREA] >= PADDING_MIN_SHARE * img.size
+    padding = mask | np.isin(labels, [i for i in border if i > 0 and big[i]])
+    return mask if padding.all() else padding  # a blank frame is no padding
+
+
+def fill_smoothly(img: Array, fill: Array) -> Array:
+    """``img`` with the pixels where ``fill`` is set replaced by a smooth continuation of the
+    others (push-pull: a Gaussian pyramid of the valid pixels and their weights, pulled back up
+    where a level has no valid pixel), so no edge is left where they meet."""
+    valid = (~fill).astype(np.float32)
+    data = np.where(fill, 0.0, img).astype(np.float32)
+    levels = []
+    while (valid <= 0).any() and min(valid.shape) > 1:
+        levels.append((data, valid))
+        data, valid = cv2.pyrDown(data), cv2.pyrDown(valid)
+    est = np.where(valid > 1e-6, data / np.maximum(valid, 1e-6), float(img[~fill].mean())).astype(np.float32)
+    for data, valid in reversed(levels):
+        up = cv2.pyrUp(est, dstsize=(data.shape[1], data.shape[0]))
+        weight = np.clip(valid, 0.0, 1.0)
+        est = weight * (data / np.maximum(valid, 1e-6)) + (1.0 - weight) * up
+    return np.where(fill, est, img).astype(np.float32)
 
 
 def remove_spikes(img: Array) -> Array:

@@ -9,9 +9,11 @@ import tifffile
 from disloctem.io import (
     InputError,
     class_of_label,
+    fill_smoothly,
     heldout_set,
     ignored_labelme_shapes,
     image_shape,
+    padding_mask,
     read_grayscale,
     read_labelme_lines,
     read_mask,
@@ -60,16 +62,43 @@ def test_hot_and_dead_pixels_of_a_raw_frame_do_not_squeeze_the_micrograph(tmp_pa
     assert np.array_equal(read_grayscale(tmp_path / "clean.tif"), plain)  # no spikes: plain min-max scaling
 
 
-def test_an_image_with_nan_values_names_the_file(tmp_path):
-    img = np.ones((16, 16), np.float32)
+def test_nan_and_infinite_pixels_are_filled_and_an_image_without_a_finite_one_names_the_file(tmp_path):
+    img = np.random.default_rng(0).uniform(0.4, 0.6, (64, 64)).astype(np.float32)
     img[3, 4] = np.nan
+    img[:, :12] = np.inf  # the border a registration leaves
     tifffile.imwrite(tmp_path / "hole.tif", img)
-    with pytest.raises(InputError, match="hole.tif: image contains NaN or infinite values"):
-        read_grayscale(tmp_path / "hole.tif")
-    img[3, 4] = np.inf
-    tifffile.imwrite(tmp_path / "overflow.tif", img)
-    with pytest.raises(InputError, match="overflow.tif: image contains NaN or infinite values"):
-        read_grayscale(tmp_path / "overflow.tif")
+    got = read_grayscale(tmp_path / "hole.tif")
+    assert np.isfinite(got).all() and got.min() == 0.0 and got.max() == 1.0
+    tifffile.imwrite(tmp_path / "empty.tif", np.full((16, 16), np.nan, np.float32))
+    with pytest.raises(InputError, match="empty.tif: no pixel has a finite value"):
+        read_grayscale(tmp_path / "empty.tif")
+
+
+def micrograph_with_padding(value: float) -> tuple[np.ndarray, np.ndarray]:
+    """A noisy frame shifted by (17, 9) px with ``value`` in the band it leaves, and that band."""
+    img = np.random.default_rng(1).normal(0.5, 0.05, (128, 160)).astype(np.float32)
+    band = np.zeros(img.shape, bool)
+    band[:9], band[:, :17] = True, True
+    img[band] = value
+    return img, band
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0, np.nan])
+def test_padding_of_a_shifted_frame_is_found_and_nothing_else(value):
+    img, band = micrograph_with_padding(value)
+    img[60:62, 40:120] = 0.0  # a line as dark as black padding, 2 px wide
+    img[100:104, 100:104] = 1.0  # a small saturated speck, as bright as white padding
+    assert np.array_equal(padding_mask(img), band)
+    assert not padding_mask(np.full((32, 32), 0.5, np.float32)).any()  # a blank frame is no padding
+
+
+def test_padding_is_filled_without_an_edge_and_the_micrograph_kept():
+    img, band = micrograph_with_padding(0.0)
+    filled = fill_smoothly(img, band)
+    assert np.array_equal(filled[~band], img[~band])
+    assert 0.45 < filled[band].min() and filled[band].max() < 0.55  # the micrograph's level, no black
+    step = np.abs(np.diff(cv2.GaussianBlur(filled, (0, 0), 2.0)[40:100], axis=1))[:, 10:24].max()
+    assert step < 0.02  # the 0.5 step at the band's edge is gone
 
 
 @pytest.mark.parametrize("compression", ["lzw", "zlib", "zstd", "packbits"])
