@@ -92,25 +92,34 @@ PADDING_MIN_SHARE = 0.005  # a constant border region counts as padding from thi
 
 def padding_mask(img: Array) -> Array:
     """The pixels of a frame that hold no micrograph: NaN or infinite ones, and regions of one
-    constant value, the frame's lowest or highest, that touch its border, are 3 px wide or more
-    and cover at least :data:`PADDING_MIN_SHARE` of it. Drift correction, registration and
-    rotation of in-situ frames leave such bands and corners (0, white or NaN); their straight,
-    sharp edge is the strongest line-like feature of the frame. A real micrograph's noise never
-    holds thousands of exactly equal pixels, except where the camera saturated, which holds no
-    line either."""
+    constant value, the frame's lowest or highest, that are bands or corners along its border
+    (:func:`border_bands`), not a saturated line that crosses it. Drift correction, registration
+    and rotation of in-situ frames leave such bands and corners (0, white or NaN); their
+    straight, sharp edge is the strongest line-like feature of the frame. A real micrograph's
+    noise never holds thousands of exactly equal pixels, except where the camera saturated. A
+    saturated line of the padding's own value that runs into it is taken with it."""
     mask = ~np.isfinite(img)
     finite = img[~mask]
     if finite.size == 0:
         return mask
-    flat = np.zeros(img.shape, np.uint8)
+    padding = mask.copy()
     for value in {float(finite.min()), float(finite.max())}:
-        flat |= (img == value).astype(np.uint8)
-    flat = cv2.morphologyEx(flat | mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(flat, connectivity=4)
-    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    big = stats[:, cv2.CC_STAT_AREA] >= PADDING_MIN_SHARE * img.size
-    padding = mask | np.isin(labels, [i for i in border if i > 0 and big[i]])
+        padding |= border_bands(img == value)
     return mask if padding.all() else padding  # a blank frame is no padding
+
+
+def border_bands(region: Array) -> Array:
+    """The parts of a boolean ``region`` that are 3 px wide or more, cover at least
+    :data:`PADDING_MIN_SHARE` of the frame and run along its border: as many pixels on the
+    frame's outermost rows and columns as the square root of their area (a band or a corner;
+    a line crossing the border touches it with its width only)."""
+    core = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(core, connectivity=4)
+    area = stats[:, cv2.CC_STAT_AREA]
+    contact = np.bincount(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]), minlength=n)
+    along = (area >= PADDING_MIN_SHARE * region.size) & (contact >= np.sqrt(area))
+    along[0] = False
+    return along[labels]
 
 
 def fill_smoothly(img: Array, fill: Array) -> Array:

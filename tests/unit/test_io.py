@@ -88,6 +88,8 @@ def test_padding_of_a_shifted_frame_is_found_and_nothing_else(value):
     img, band = micrograph_with_padding(value)
     img[60:62, 40:120] = 0.0  # a line as dark as black padding, 2 px wide
     img[100:104, 100:104] = 1.0  # a small saturated speck, as bright as white padding
+    img[20:126, 70:75] = 0.0  # a saturated dark line 5 px wide (0.3 % of the frame) ...
+    img[30:34, 20:160] = 1.0  # ... and a bright one 4 px wide to the border (2.7 %): they cross it
     assert np.array_equal(padding_mask(img), band)
     assert not padding_mask(np.full((32, 32), 0.5, np.float32)).any()  # a blank frame is no padding
 
