@@ -37,11 +37,31 @@ class InputError(ValueError):
 
 
 def read_grayscale(path: str | Path) -> Array:
-    """A micrograph as float32 in [0, 1]; 8- and 16-bit, integer or float, grey or colour
-    (converted to grey); TIFFs compressed or not (LZW, Deflate, JPEG: tifffile with imagecodecs),
-    a single frame stored as a stack of one (1, H, W) too. Padding (:func:`padding_mask`: the
-    constant or NaN border of a drift-corrected or rotated frame) is filled smoothly from the
-    micrograph (:func:`fill_smoothly`), so its edge is no line."""
+    """A micrograph as float32 in [0, 1] (:func:`read_grey_values`). Padding (:func:`padding_mask`:
+    the constant or NaN border of a drift-corrected or rotated frame) is filled smoothly from the
+    micrograph (:func:`fill_smoothly`), so its edge is no line; hot and dead pixels are removed
+    (:func:`remove_spikes`)."""
+    img = read_grey_values(path)
+    padding = padding_mask(img)
+    if padding.all():
+        raise InputError(f"{path}: no pixel has a finite value (all NaN or infinite)")
+    if padding.any():
+        img = fill_smoothly(img, padding)
+    img = remove_spikes(img)
+    lo, hi = float(img.min()), float(img.max())
+    return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+
+
+def imaged_area_px(path: str | Path) -> int:
+    """How many pixels of a micrograph show the specimen: all but its padding (:func:`padding_mask`),
+    the area a line density is taken over."""
+    return int((~padding_mask(read_grey_values(path))).sum())
+
+
+def read_grey_values(path: str | Path) -> Array:
+    """A micrograph's grey values as float32, as stored; 8- and 16-bit, integer or float, grey or
+    colour (converted to grey); TIFFs compressed or not (LZW, Deflate, JPEG: tifffile with
+    imagecodecs), a single frame stored as a stack of one (1, H, W) too."""
     path = Path(path)
     if path.suffix.lower() in DM_SUFFIXES:
         img = read_dm_signal(path)["data"]
@@ -62,15 +82,7 @@ def read_grayscale(path: str | Path) -> Array:
     if img.ndim != 2:
         raise InputError(f"{path}: a stack of images (shape {img.shape}), not one image; "
                          f"split it into frames with disloctem-frames")
-    img = img.astype(np.float32)
-    padding = padding_mask(img)
-    if padding.all():
-        raise InputError(f"{path}: no pixel has a finite value (all NaN or infinite)")
-    if padding.any():
-        img = fill_smoothly(img, padding)
-    img = remove_spikes(img)
-    lo, hi = float(img.min()), float(img.max())
-    return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+    return img.astype(np.float32)
 
 
 def readable_images(images: dict[str, Path], skipped: list[str]) -> Iterator[tuple[str, Path, Array]]:

@@ -30,7 +30,7 @@ from scipy.spatial import cKDTree
 
 from .evaluate import annotated_classes, read_truth
 from .geometry import CLOSED_CHAIN_PX, is_closed, polyline_length
-from .io import RealSet, image_shape, read_labelme_lines, read_pixel_size_nm
+from .io import RealSet, image_shape, imaged_area_px, read_labelme_lines, read_pixel_size_nm
 
 Array = np.ndarray
 
@@ -113,14 +113,15 @@ class Readout:
     loop_diameter_px: float  # median diameter of a circle as long as each loop (nan: no loop)
 
 
-def readout(lines: list[Array], shape: tuple[int, int], params: PileupParams = PileupParams()) -> Readout:
-    """Physical read-out of the dislocation lines of one image of size ``shape``."""
+def readout(lines: list[Array], area_px: float, params: PileupParams = PileupParams()) -> Readout:
+    """Physical read-out of the dislocation lines of one image that shows ``area_px`` pixels of
+    the specimen (:func:`~disloctem.io.imaged_area_px`)."""
     lines = [np.asarray(ln, dtype=np.float64) for ln in lines if len(ln) >= 2]
     length = float(sum(polyline_length(ln) for ln in lines))
     groups = pileup_groups(lines, params)
     spacings = pileup_spacings(lines, params, groups)
     diameters = [polyline_length(lines[i]) / math.pi for i in closed_lines(lines)]
-    return Readout(len(lines), length, length / float(shape[0] * shape[1]),
+    return Readout(len(lines), length, length / float(area_px),
                    float(np.median(spacings)) if spacings else float("nan"), len(groups),
                    len(diameters), float(np.median(diameters)) if diameters else float("nan"))
 
@@ -220,15 +221,15 @@ def measure_set(rs: RealSet, pred_dir: str | Path, params: PileupParams = Pileup
     truth_stems = set(rs.annotated_stems()) if "dislocation" in annotated_classes(rs) else set()
     rows = []
     for stem, image in sorted(rs.images.items()):
-        shape = image_shape(image)
+        shape, area = image_shape(image), imaged_area_px(image)
         pred_file = Path(pred_dir) / f"{stem}.json"
         pred = [ln.points for ln in read_labelme_lines(pred_file)[0] if ln.cls == "dislocation"] \
             if pred_file.exists() else []
         truth = None
         if stem in truth_stems:
-            truth = readout(read_truth(rs, stem, ["dislocation"], shape)["dislocation"].lines, shape, params)
+            truth = readout(read_truth(rs, stem, ["dislocation"], shape)["dislocation"].lines, area, params)
         size = pixel_size_nm or read_pixel_size_nm(image)
-        rows.append(readout_row(stem, readout(pred, shape, params), truth, size, thickness_nm))
+        rows.append(readout_row(stem, readout(pred, area, params), truth, size, thickness_nm))
     return rows
 
 

@@ -49,26 +49,26 @@ def test_loops_are_counted_but_never_a_pileup():
     loops = [loop + [100.0, 100.0 + 20 * k] for k in range(4)]  # one habit plane: a row of flat loops
     assert pileup_groups(loops) == []
     assert pileup_groups([ln[:-5] for ln in loops]) == [[0, 1, 2, 3]]  # the same as open arcs
-    r = readout(loops + pileup(3, 10.0, origin=(300.0, 300.0)), (512, 512))
+    r = readout(loops + pileup(3, 10.0, origin=(300.0, 300.0)), 512 * 512)
     assert r.n_dislocations == 7 and r.n_pileups == 1 and r.spacing_px == pytest.approx(10.0)
     perimeter = float(np.sum(np.hypot(*np.diff(loop, axis=0).T)))  # an ellipse of axes 80 and 16 px
     assert r.n_loops == 4 and r.loop_diameter_px == pytest.approx(perimeter / np.pi)
     assert 16 < r.loop_diameter_px < 80
-    assert readout(pileup(3, 10.0), (512, 512)).n_loops == 0
+    assert readout(pileup(3, 10.0), 512 * 512).n_loops == 0
 
 
 def test_readout_counts_lengths_and_density():
     lines = pileup(3, 10.0)
-    r = readout(lines, (200, 100))
+    r = readout(lines, 200 * 100)
     assert r.n_dislocations == 3 and r.length_px == pytest.approx(240.0)
     assert r.density_per_px == pytest.approx(240.0 / 20000) and r.spacing_px == pytest.approx(10.0)
     assert r.n_pileups == 1
-    empty = readout([], (10, 10))
+    empty = readout([], 10 * 10)
     assert empty.n_dislocations == 0 and empty.length_px == 0 and np.isnan(empty.spacing_px)
 
 
 def test_physical_units_from_pixel_size():
-    r = readout(pileup(3, 10.0), (200, 100))
+    r = readout(pileup(3, 10.0), 200 * 100)
     units = physical_units(r, 2.0)  # 2 nm per pixel
     assert units["length_um"] == pytest.approx(0.48) and units["spacing_nm"] == pytest.approx(20.0)
     # 480 nm of line over 20000 px * 4 nm^2 = 6e-3 nm^-1 = 6 um^-1; no thickness, no volume density
@@ -79,8 +79,8 @@ def test_physical_units_from_pixel_size():
 
 
 def test_summary_errors_use_only_annotated_images():
-    truth = readout(pileup(3, 10.0), (200, 100))
-    pred = readout(pileup(4, 10.0), (200, 100))
+    truth = readout(pileup(3, 10.0), 200 * 100)
+    pred = readout(pileup(4, 10.0), 200 * 100)
     rows = [readout_row("a", pred, truth, None), readout_row("b", pred, None, None)]
     rows = [{k: str(v) for k, v in r.items()} for r in rows]  # as read back from CSV
     out = summarise_readout(rows)
@@ -103,3 +103,18 @@ def test_measure_set_reads_predictions_and_truth(tmp_path):
     [row] = measure_set(rs, tmp_path / "pred", pixel_size_nm=0.5)
     assert row["pred_n_dislocations"] == 2 and row["true_n_dislocations"] == 3  # the trace is not counted
     assert row["error_n_dislocations"] == -1 and row["pred_length_um"] == pytest.approx(0.08)
+
+
+def test_density_is_taken_over_the_imaged_area_without_padding(tmp_path):
+    import cv2
+
+    img = np.random.default_rng(0).integers(60, 200, (200, 100)).astype(np.uint8)
+    img[:, :25] = 0  # the band a drift correction leaves: a quarter of the frame
+    (tmp_path / "images").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "a.png"), img)
+    lines = pileup(3, 10.0)
+    write_json(tmp_path / "pred" / "a.json", labelme_document(
+        [AnnotatedLine("dislocation", ln) for ln in lines], "a.png", 200, 100))
+    rs = RealSet("s", tmp_path, images={"a": tmp_path / "images" / "a.png"})
+    [row] = measure_set(rs, tmp_path / "pred")
+    assert row["pred_density_per_px"] == pytest.approx(readout(lines, 200 * 75).density_per_px)
