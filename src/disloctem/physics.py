@@ -115,13 +115,14 @@ class Readout:
 
 def readout(lines: list[Array], area_px: float, params: PileupParams = PileupParams()) -> Readout:
     """Physical read-out of the dislocation lines of one image that shows ``area_px`` pixels of
-    the specimen (:func:`~disloctem.io.imaged_area_px`)."""
+    the specimen (:func:`~disloctem.io.imaged_area_px`; the density is NaN where it shows none)."""
     lines = [np.asarray(ln, dtype=np.float64) for ln in lines if len(ln) >= 2]
     length = float(sum(polyline_length(ln) for ln in lines))
     groups = pileup_groups(lines, params)
     spacings = pileup_spacings(lines, params, groups)
     diameters = [polyline_length(lines[i]) / math.pi for i in closed_lines(lines)]
-    return Readout(len(lines), length, length / float(area_px),
+    density = length / float(area_px) if area_px > 0 else float("nan")  # nan: a frame without a finite pixel
+    return Readout(len(lines), length, density,
                    float(np.median(spacings)) if spacings else float("nan"), len(groups),
                    len(diameters), float(np.median(diameters)) if diameters else float("nan"))
 

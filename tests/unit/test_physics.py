@@ -65,6 +65,7 @@ def test_readout_counts_lengths_and_density():
     assert r.n_pileups == 1
     empty = readout([], 10 * 10)
     assert empty.n_dislocations == 0 and empty.length_px == 0 and np.isnan(empty.spacing_px)
+    assert np.isnan(readout([], 0).density_per_px)  # a frame that shows nothing (all NaN) has no density
 
 
 def test_physical_units_from_pixel_size():
