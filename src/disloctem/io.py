@@ -52,10 +52,10 @@ def read_grayscale(path: str | Path) -> Array:
     return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
 
 
-def imaged_area_px(path: str | Path) -> int:
-    """How many pixels of a micrograph show the specimen: all but its padding (:func:`padding_mask`),
-    the area a line density is taken over."""
-    return int((~padding_mask(read_grey_values(path))).sum())
+def imaged_area_px(values: Array) -> int:
+    """How many pixels of a micrograph's grey values (:func:`read_grey_values`) show the
+    specimen: all but its padding (:func:`padding_mask`), the area a line density is taken over."""
+    return int((~padding_mask(values)).sum())
 
 
 def read_grey_values(path: str | Path) -> Array:

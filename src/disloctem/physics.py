@@ -30,7 +30,7 @@ from scipy.spatial import cKDTree
 
 from .evaluate import annotated_classes, read_truth
 from .geometry import CLOSED_CHAIN_PX, is_closed, polyline_length
-from .io import RealSet, image_shape, imaged_area_px, read_labelme_lines, read_pixel_size_nm
+from .io import RealSet, imaged_area_px, read_grey_values, read_labelme_lines, read_pixel_size_nm
 
 Array = np.ndarray
 
@@ -222,7 +222,8 @@ def measure_set(rs: RealSet, pred_dir: str | Path, params: PileupParams = Pileup
     truth_stems = set(rs.annotated_stems()) if "dislocation" in annotated_classes(rs) else set()
     rows = []
     for stem, image in sorted(rs.images.items()):
-        shape, area = image_shape(image), imaged_area_px(image)
+        values = read_grey_values(image)  # read once: the shape and the imaged area
+        shape, area = values.shape, imaged_area_px(values)
         pred_file = Path(pred_dir) / f"{stem}.json"
         pred = [ln.points for ln in read_labelme_lines(pred_file)[0] if ln.cls == "dislocation"] \
             if pred_file.exists() else []
