@@ -156,6 +156,37 @@ def test_tangle_benchmark_scores_every_model_on_tangles(untrained_unet):
     assert all(0.0 <= float(v) <= 1.0 for v in rows[0][:4])
 
 
+def test_straight_dislocation_benchmark_scores_every_model(untrained_unet):
+    weights, bg = untrained_unet
+    res = run_bench("bench_straight_dislocations.py", "--weights", weights, "--backgrounds", bg, "--n", "2",
+                    "--scales", "1", "--no-tta", "--device", "cpu")
+    assert res.returncode == 0, res.stderr
+    rows = re.findall(r"model\.pt\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)  (.+) \(true (\d+)\)$",
+                      res.stdout, flags=re.M)
+    assert len(rows) == 1, res.stdout
+    assert int(rows[0][5]) >= 3  # two images of 2-6 straight dislocations, some maybe too faint to label
+    assert all(0.0 <= float(v) <= 1.0 for v in rows[0][:4])
+
+
+def test_naming_scores_tell_a_dislocation_found_from_one_found_and_misnamed(tmp_path):
+    import numpy as np
+
+    from disloctem.io import AnnotatedLine, labelme_document, write_json
+
+    bench = load_bench("bench_straight_dislocations")
+    a, b = np.array([[10.0, 50.0], [190.0, 50.0]]), np.array([[10.0, 150.0], [190.0, 150.0]])
+    (tmp_path / "truth").mkdir()
+    write_json(tmp_path / "truth" / "x.json", labelme_document(
+        [AnnotatedLine("dislocation", a), AnnotatedLine("dislocation", b)], "x.png", 200, 200))
+    (tmp_path / "pred").mkdir()
+    write_json(tmp_path / "pred" / "x.json", labelme_document(
+        [AnnotatedLine("dislocation", a + [0.0, 1.0]), AnnotatedLine("slip_trace", b - [0.0, 1.0])], "x.png", 200, 200))
+    scores = bench.naming_scores(tmp_path / "truth", tmp_path / "pred")
+    assert 0.45 < scores["cl_recall"] < 0.55 and scores["cl_recall_any"] > 0.95
+    assert 0.45 < scores["misnamed"] < 0.55
+    assert scores["lines"] == {"dislocation": 1, "slip_trace": 1}
+
+
 def test_dense_pileup_shares_count_the_length_found_of_pileup_dislocations_only(tmp_path):
     import json
 

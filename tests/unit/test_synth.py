@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from disloctem import CLASSES
-from disloctem.geometry import is_closed, polyline_length, spline_through
+from disloctem.geometry import chord_deviations, is_closed, polyline_length, spline_through
 from disloctem.io import read_labelme_lines
 from disloctem.synth.annotations import occupied_mask, scale_bar_stamp
 from disloctem.synth.backgrounds import PerlinParams, fractal_perlin, render_perlin_background
@@ -19,6 +19,7 @@ from disloctem.synth.microstructure import (
     MicrostructureParams,
     bounded_bow,
     draws_log_scales,
+    draws_straight,
     log_uniform,
     pileup_positions,
     sample_microstructure,
@@ -503,6 +504,31 @@ def test_a_tangle_crowds_short_curved_dislocations_into_one_region():
     assert np.linalg.norm(centres - centres.mean(axis=0), axis=1).max() < 4 * 50
     assert 25 < min(lengths) and max(lengths) < 100
     assert sample_microstructure(replace(p, p_tangle=0.0), 512, np.random.default_rng(4)) == []
+
+
+def test_a_share_of_free_dislocations_is_straight_and_long():
+    """``p_straight`` of the free dislocations lie along one direction (within 2 % of their
+    length of the chord, so post-processing calls them straight) and take ``straight_length``;
+    with the share 0 no random number is drawn for it, so older datasets keep their lines."""
+    p = MicrostructureParams(pileups=(0, 0), free_dislocations=(4, 4), extra_slip_traces=(0, 0),
+                             p_grain_boundary=0.0, p_loops=0.0, p_straight=1.0, straight_length=(300.0, 400.0))
+    lines = [ln for i in range(10) for ln in sample_microstructure(p, 512, np.random.default_rng(i))]
+    assert len(lines) == 40 and {ln.cls for ln in lines} == {"dislocation"}
+    for ln in lines:
+        dense = ln.dense
+        assert 295 < polyline_length(dense) < 405
+        assert chord_deviations(dense).max() < 0.02 * polyline_length(dense)
+    curved = replace(p, p_straight=0.0, free_length=(300.0, 400.0))
+    bent = [chord_deviations(ln.dense).max() / polyline_length(ln.dense)
+            for i in range(10) for ln in sample_microstructure(curved, 512, np.random.default_rng(i))]
+    assert np.median(bent) > 0.02  # the free dislocations otherwise bend
+    half = replace(p, p_straight=0.5)
+    straight = [chord_deviations(ln.dense).max() < 0.02 * polyline_length(ln.dense)
+                for i in range(50) for ln in sample_microstructure(half, 512, np.random.default_rng(i))]
+    assert 0.35 < np.mean(straight) < 0.65
+    rng = np.random.default_rng(3)
+    before = rng.bit_generator.state
+    assert not draws_straight(replace(p, p_straight=0.0), rng) and rng.bit_generator.state == before
 
 
 def test_loops_are_closed_dislocations_of_one_habit_plane():
