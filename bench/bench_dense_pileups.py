@@ -19,7 +19,6 @@ which lines a model misses, the faint, the thin, the barely visible or the crowd
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -84,9 +83,7 @@ def binned_means(values: np.ndarray, shares: np.ndarray, edges: tuple[float, ...
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    generated_sets.add_options(ap, n=24)
-    args = ap.parse_args()
+    args = generated_sets.parse_options(__doc__, n=24)
     for run in generated_sets.predictions(args, "dense", DENSE):
         score = run.scores["dislocation"]
         rows = found_shares(run.data / "splines.jsonl", run.pred)

@@ -16,7 +16,6 @@ the tolerance, and the share of the matched loops that came out as closed lines.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import generated_sets  # bench/generated_sets.py
@@ -52,9 +51,7 @@ def loop_scores(truth_dir: Path, pred_dir: Path, tol: float = 3.0, match_dist: f
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    generated_sets.add_options(ap, n=40)
-    args = ap.parse_args()
+    args = generated_sets.parse_options(__doc__, n=40)
     print(f"{'model':40s} {'line F1':>7s} {'cl F1':>5s} {'loops':>5s} {'loop R':>6s} {'loop clR':>8s} "
           f"{'closed':>6s} {'s':>4s}")
     for run in generated_sets.predictions(args, "loops", MicrostructureParams(p_loops=1.0)):

@@ -20,7 +20,6 @@ wrong: a high any-class recall beside a low dislocation recall.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import generated_sets  # bench/generated_sets.py
@@ -58,9 +57,7 @@ def naming_scores(truth_dir: Path, pred_dir: Path, tol: float = 3.0) -> dict[str
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    generated_sets.add_options(ap, n=24)
-    args = ap.parse_args()
+    args = generated_sets.parse_options(__doc__, n=24)
     print(f"{'model':40s} {'line F1':>7s} {'cl R':>5s} {'cl R any':>8s} {'misnamed':>8s}  lines per class")
     for run in generated_sets.predictions(args, "straight", STRAIGHT_ONLY):
         score = run.scores["dislocation"]

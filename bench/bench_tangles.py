@@ -18,8 +18,6 @@ the number of dislocation lines predicted against the number labelled.
 
 from __future__ import annotations
 
-import argparse
-
 import generated_sets  # bench/generated_sets.py
 
 from disloctem.synth.microstructure import MicrostructureParams
@@ -29,9 +27,7 @@ TANGLES_ONLY = MicrostructureParams(p_tangle=1.0, free_dislocations=(0, 0), pile
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    generated_sets.add_options(ap, n=24)
-    args = ap.parse_args()
+    args = generated_sets.parse_options(__doc__, n=24)
     print(f"{'model':40s} {'line F1':>7s} {'line R':>6s} {'cl F1':>5s} {'cl R':>5s} {'lines':>11s} {'s':>4s}")
     for run in generated_sets.predictions(args, "tangles", TANGLES_ONLY):
         score = run.scores["dislocation"]

@@ -23,6 +23,14 @@ from disloctem.synth.dataset import DatasetParams, write_dataset
 from disloctem.synth.microstructure import MicrostructureParams
 
 
+def parse_options(description: str, n: int) -> argparse.Namespace:
+    """The command line of a generated-set benchmark, its module docstring ``description`` as the
+    help (:func:`add_options`)."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_options(ap, n)
+    return ap.parse_args()
+
+
 def add_options(ap: argparse.ArgumentParser, n: int) -> None:
     """The options of a generated-set benchmark; ``n`` is the default number of images."""
     ap.add_argument("--weights", action="append", required=True, help="a trained U-Net model.pt (repeatable)")
