@@ -1,5 +1,6 @@
 """What the benchmarks that score U-Net models on a generated set of one kind share
-(``bench_loops.py``, ``bench_dense_pileups.py``, ``bench_tangles.py``): their command-line
+(``bench_loops.py``, ``bench_dense_pileups.py``, ``bench_tangles.py``,
+``bench_straight_dislocations.py``): their command-line
 options, and the set made once in a temporary folder and predicted by every model as the
 workflow predicts."""
 
@@ -25,14 +26,8 @@ from disloctem.synth.microstructure import MicrostructureParams
 
 def parse_options(description: str, n: int) -> argparse.Namespace:
     """The command line of a generated-set benchmark, its module docstring ``description`` as the
-    help (:func:`add_options`)."""
+    help; ``n`` is the default number of images."""
     ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_options(ap, n)
-    return ap.parse_args()
-
-
-def add_options(ap: argparse.ArgumentParser, n: int) -> None:
-    """The options of a generated-set benchmark; ``n`` is the default number of images."""
     ap.add_argument("--weights", action="append", required=True, help="a trained U-Net model.pt (repeatable)")
     ap.add_argument("--backgrounds", default="results/backgrounds/perlin", help="a background folder of a run")
     ap.add_argument("--n", type=int, default=n, help=f"images (default {n})")
@@ -43,6 +38,7 @@ def add_options(ap: argparse.ArgumentParser, n: int) -> None:
     ap.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
+    return ap.parse_args()
 
 
 @dataclass
