@@ -12,8 +12,9 @@ the default config's ``auto_scales``) and the lines are scored against the set's
 centreline precision / recall / F1 and the number of predicted lines. The degradations stand for
 what other microscopes, cameras and file habits do to a micrograph: pixel noise of raw in-situ
 frames (Gaussian, or shot noise of a few counts per pixel), defocus blur, JPEG storage, a low
-bit depth at low contrast, gamma, uneven illumination, inverted (dark-field) contrast, and a
-burned-in scale bar, arrow and panel letter.
+bit depth at low contrast, gamma, uneven illumination, inverted (dark-field) contrast, a
+burned-in scale bar, arrow and panel letter, the row jitter and streaks of a scanned (STEM)
+image, and motion blur from drift during the exposure.
 """
 
 from __future__ import annotations
@@ -75,6 +76,32 @@ def illumination(amount: float) -> Degradation:
     return degrade
 
 
+def scan_lines(jitter: float, streaks: float) -> Degradation:
+    """A scanned (STEM) image: every row shifted along itself by its own random amount (standard
+    deviation ``jitter`` px, the line-to-line jitter of a fast scan) and offset in brightness by
+    its own (standard deviation ``streaks`` of the grey range: streaks along the fast scan)."""
+    def degrade(img: Array, rng: np.random.Generator) -> Array:
+        h, w = img.shape
+        map_x = (np.arange(w)[None, :] + rng.normal(0.0, jitter, size=(h, 1))).astype(np.float32)
+        map_y = np.repeat(np.arange(h, dtype=np.float32)[:, None], w, axis=1)
+        moved = cv2.remap(img.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        return moved + rng.normal(0.0, streaks, size=(h, 1))
+    return degrade
+
+
+def motion_blur(length: int, angle_deg: float) -> Degradation:
+    """Drift of the stage or the specimen during the exposure: the image averaged along a straight
+    path of ``length`` px at ``angle_deg`` (in-situ frames taken while the foil moves)."""
+    kernel = np.zeros((length, length), np.float32)
+    c = (length - 1) / 2
+    d = np.array([np.cos(np.radians(angle_deg)), np.sin(np.radians(angle_deg))])
+    for t in np.linspace(-c, c, 4 * length):
+        x, y = np.round(c + t * d).astype(int)
+        kernel[y, x] = 1.0
+    kernel /= kernel.sum()
+    return lambda img, rng: cv2.filter2D(img, -1, kernel, borderType=cv2.BORDER_REFLECT)
+
+
 def burned_in_annotations(img: Array, rng: np.random.Generator) -> Array:
     """A white scale bar with "200 nm" above it (bottom right), a "g" arrow (top left) and the
     panel letter "(a)" (bottom left), sized to the image, as figure panels and microscope
@@ -108,6 +135,9 @@ DEGRADATIONS: dict[str, Degradation] = {
     "hot0.001": hot_pixels(0.001),
     "inverted": lambda img, rng: 1.0 - img,
     "annotated": burned_in_annotations,
+    "streaks0.01": scan_lines(0.0, 0.01),
+    "scanlines": scan_lines(0.75, 0.03),
+    "motion7": motion_blur(7, 30.0),
 }
 
 

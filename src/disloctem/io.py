@@ -40,14 +40,14 @@ def read_grayscale(path: str | Path) -> Array:
     """A micrograph as float32 in [0, 1] (:func:`read_grey_values`). Padding (:func:`padding_mask`:
     the constant or NaN border of a drift-corrected or rotated frame) is filled smoothly from the
     micrograph (:func:`fill_smoothly`), so its edge is no line; hot and dead pixels are removed
-    (:func:`remove_spikes`)."""
+    (:func:`remove_spikes`), and so are the streaks of a scanned image (:func:`remove_scan_streaks`)."""
     img = read_grey_values(path)
     padding = padding_mask(img)
     if padding.all():
         raise InputError(f"{path}: no pixel has a finite value (all NaN or infinite)")
     if padding.any():
         img = fill_smoothly(img, padding)
-    img = remove_spikes(img)
+    img = remove_scan_streaks(remove_spikes(img))
     lo, hi = float(img.min()), float(img.max())
     return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
 
@@ -177,6 +177,75 @@ def remove_spikes(img: Array) -> Array:
     out = img.copy()
     out[spikes] = cv2.medianBlur(img, 5)[spikes]
     return out
+
+
+STREAK_SIGMA = 8.0  # rows: offsets that change more slowly from row to row are shading, and kept
+STREAK_TRIM = 0.25  # share of a row's differences left out at each end of their range
+# rows are corrected where the median change of the step from row to row exceeds this many times
+# the pixel noise's share of a step (its standard deviation over the square root of the row length):
+# pixel noise alone gives 1.2-1.4, the 80 images of the development sets 0.7-2.6, streaks of
+# 1.3 grey levels on them (standard deviation 0.005 of the range) 1.9-31, median 13
+STREAK_SIGNIFICANCE = 5.0
+
+
+def remove_scan_streaks(img: Array) -> Array:
+    """``img`` without the brightness offsets of its rows against their neighbours, then of its
+    columns (:func:`row_streaks`): the streaks along the fast scan of a STEM image, or of a
+    camera's row read-out. An image without such streaks is returned as it is. Streaks of 2.5
+    grey levels a row (standard deviation 0.01 of the range) had made the default model trace 49
+    lines on legros_dev, where it traced 6 (docs/design.md, "Scan streaks")."""
+    out = img.astype(np.float32, copy=True)
+    for rows in (out, out.T):  # views: the column pass works on the rows of the transpose
+        offsets = row_streaks(rows)
+        if offsets is not None:
+            rows -= offsets[:, None]
+    return out
+
+
+def row_streaks(rows: Array) -> Array | None:
+    """The brightness offset of each row of ``rows`` against its neighbours, or None where the
+    rows have no streaks.
+
+    The step from one row to the next is the trimmed mean (:data:`STREAK_TRIM`), along the row,
+    of the two rows' difference, which leaves out lines and edges that cross a quarter of the row
+    or less. Content changes these steps smoothly from row to row, streaks (an offset of each row
+    of its own) abruptly: the rows have streaks where the median change from one step to the next
+    exceeds :data:`STREAK_SIGNIFICANCE` times what pixel noise gives. Summed, the steps give each
+    row's offset, of which only what changes faster than a Gaussian of :data:`STREAK_SIGMA` rows
+    is a streak: shading and broad bands are the image's. A line that runs exactly along a row
+    for more than a quarter of the image counts as a streak where the image has streaks."""
+    from scipy.stats import trim_mean
+
+    if rows.shape[0] < 3 or rows.shape[1] < 8:
+        return None
+    diffs = np.diff(rows.astype(np.float64), axis=0)
+    steps = trim_mean(diffs, STREAK_TRIM, axis=1)
+    spread = np.median(np.abs(diffs - np.median(diffs, axis=1, keepdims=True)), axis=1) * 1.4826
+    nonzero = np.abs(diffs[diffs != 0])
+    quantum = float(nonzero.min()) if nonzero.size else 0.0  # the grey-level step of a quantised image
+    noise = max(float(np.median(spread)), quantum) / np.sqrt(rows.shape[1])
+    if np.median(np.abs(np.diff(steps))) <= STREAK_SIGNIFICANCE * noise:
+        return None
+    offsets = np.concatenate([[0.0], np.cumsum(steps)])
+    return (offsets - smooth_keeping_trends(offsets, STREAK_SIGMA)).astype(np.float32)
+
+
+def smooth_keeping_trends(values: Array, sigma: float) -> Array:
+    """``values`` (1-d) smoothed by a Gaussian of ``sigma`` samples, continued beyond each end by
+    the straight line fitted to the last 4 ``sigma`` values there, so a linear trend, such as the
+    shading of an unevenly lit micrograph, is kept as it is up to the ends, and an end value far
+    off the trend (a streak in the first row) does not pull the smooth curve to itself."""
+    from scipy.ndimage import gaussian_filter1d
+
+    if len(values) < 2:
+        return values.astype(np.float64, copy=True)
+    pad = int(np.ceil(4 * sigma))
+    n = min(len(values), pad)
+    t = np.arange(n, dtype=np.float64)
+    head = np.polyval(np.polyfit(t, values[:n], 1), np.arange(-pad, 0))
+    tail = np.polyval(np.polyfit(t, values[-n:], 1), n - 1 + np.arange(1, pad + 1))
+    padded = np.concatenate([head, values, tail])
+    return gaussian_filter1d(padded, sigma, mode="nearest")[pad:pad + len(values)]
 
 
 def drop_single_frame_axes(img: Array) -> Array:

@@ -17,6 +17,7 @@ from disloctem.io import (
     read_grayscale,
     read_labelme_lines,
     read_mask,
+    remove_scan_streaks,
     resolve_set,
     scan_real_set,
     to_grey,
@@ -60,6 +61,45 @@ def test_hot_and_dead_pixels_of_a_raw_frame_do_not_squeeze_the_micrograph(tmp_pa
     tifffile.imwrite(tmp_path / "clean.tif", clean16.astype(np.uint16))
     plain = (clean16 - clean16.min()) / (clean16.max() - clean16.min())
     assert np.array_equal(read_grayscale(tmp_path / "clean.tif"), plain)  # no spikes: plain min-max scaling
+
+
+def _micrograph_with_lines(rng: np.random.Generator, along_a_column: bool) -> np.ndarray:
+    """A 16-bit-like frame: shading from top to bottom and left to right, pixel noise, a dark
+    diagonal line, a bright line nearly along a row and, if asked, a dark 2-px line exactly
+    along a column (which, in an image with streaks across it, would be taken for one)."""
+    y, x = np.mgrid[0:240, 0:320]
+    img = 1000 + 2.0 * y + 0.5 * x + rng.normal(0, 10, (240, 320))
+    cv2.line(img, (20, 10), (300, 230), 800, 2)
+    cv2.line(img, (0, 100), (319, 106), 1400, 1)
+    if along_a_column:
+        img[30:200, 150:152] -= 150
+    return img.astype(np.float32)
+
+
+def test_scan_streaks_are_removed_and_the_lines_and_shading_kept(tmp_path):
+    rng = np.random.default_rng(0)
+    clean = _micrograph_with_lines(rng, along_a_column=False)
+    for turned in (False, True):  # streaks along the rows, and along the columns of a turned image
+        rows = clean.T.copy() if turned else clean
+        streaked = rows + rng.normal(0, 15, (rows.shape[0], 1)).astype(np.float32)  # 1.5 x the pixel noise
+        out = remove_scan_streaks(streaked)
+        left = (out - rows).mean(axis=1)
+        assert np.abs(np.diff(left)).mean() < 0.1 * np.abs(np.diff(streaked.mean(axis=1) - rows.mean(axis=1))).mean()
+        assert left.std() < 4  # of the streaks (standard deviation 15) only their broad average is left
+        assert np.abs((out - out.mean()) - (rows - rows.mean())).mean() < 4  # lines and shading as they were
+    tifffile.imwrite(tmp_path / "streaked.tif", np.clip(streaked.T, 0, 65535).astype(np.uint16))
+    read = read_grayscale(tmp_path / "streaked.tif")  # on reading, too
+    assert np.abs(np.diff((read - read.mean()).mean(axis=0))).mean() < 0.002
+
+
+def test_an_image_without_scan_streaks_is_left_as_it_is():
+    rng = np.random.default_rng(1)
+    img = _micrograph_with_lines(rng, along_a_column=True)
+    assert np.array_equal(remove_scan_streaks(img), img)
+    quantised = np.round(img / 8)  # 8-bit steps: most row differences are whole levels or 0
+    assert np.array_equal(remove_scan_streaks(quantised), quantised)
+    flat = np.full((50, 60), 7.0, np.float32)
+    assert np.array_equal(remove_scan_streaks(flat), flat)
 
 
 def test_nan_and_infinite_pixels_are_filled_and_an_image_without_a_finite_one_names_the_file(tmp_path):
