@@ -91,7 +91,10 @@ def scan_lines(jitter: float, streaks: float) -> Degradation:
 
 def motion_blur(length: int, angle_deg: float) -> Degradation:
     """Drift of the stage or the specimen during the exposure: the image averaged along a straight
-    path of ``length`` px at ``angle_deg`` (in-situ frames taken while the foil moves)."""
+    path of ``length`` px at ``angle_deg`` clockwise from the rows (in-situ frames taken while the
+    foil moves). The frame's own pixel noise is smeared too, which a camera's is not (it adds its
+    noise after the drift): on noisy images this makes a streaky texture that drifting frames do
+    not have."""
     kernel = np.zeros((length, length), np.float32)
     c = (length - 1) / 2
     d = np.array([np.cos(np.radians(angle_deg)), np.sin(np.radians(angle_deg))])
