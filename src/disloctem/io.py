@@ -181,13 +181,13 @@ def remove_spikes(img: Array) -> Array:
 
 STREAK_SIGMA = 8.0  # rows: offsets that change more slowly from row to row are shading, and kept
 STREAK_TRIM = 0.25  # share of a row's differences left out at each end of their range
-# rows are corrected where the median change of the step from row to row exceeds this many times
-# the pixel noise's share of a step (its standard deviation over the square root of the row length):
-# pixel noise alone gives 1.2-1.4; the development sets at most 1.8 (63 tanaka_2um frames, 16
-# held-out synthetic images), 3.0 along rows and 3.9 along columns on legros_dev (a JPEG: the edges
-# of its 8-px blocks); streaks of 1.3 grey levels on them (standard deviation 0.005 of the range)
-# 2.1-33, median 14
-STREAK_SIGNIFICANCE = 5.0
+# rows are corrected where the median second difference of their steps (see row_streaks) exceeds
+# this many times the pixel noise's share of a step (its standard deviation over the square root
+# of the row length): pixel noise alone gives 2.2-2.5; the development sets at most 3.1 (63
+# tanaka_2um frames, 16 held-out synthetic images), 4.4 along rows and 6.2 along columns on
+# legros_dev (a JPEG: the edges of its 8-px blocks); streaks of 1.3 grey levels on them (standard
+# deviation 0.005 of the range) 3.6-56, median 27
+STREAK_SIGNIFICANCE = 10.0
 
 
 def remove_scan_streaks(img: Array) -> Array:
@@ -211,16 +211,18 @@ def row_streaks(rows: Array) -> Array | None:
     The step from one row to the next is the trimmed mean (:data:`STREAK_TRIM`), along the row,
     of the two rows' difference, which leaves out lines and edges that cross a quarter of the row
     or less. Content changes these steps smoothly from row to row, streaks (an offset of each row
-    of its own) abruptly: the rows have streaks where the median change from one step to the next
-    exceeds :data:`STREAK_SIGNIFICANCE` times what pixel noise gives. Summed, the steps give each
+    of its own) abruptly: the rows have streaks where the median second difference of the steps
+    exceeds :data:`STREAK_SIGNIFICANCE` times what pixel noise gives (at least one grey level of an
+    8-bit copy, so that the smooth content of a noise-free frame does not count). Summed, the steps give each
     row's offset, of which only what changes faster than a Gaussian of :data:`STREAK_SIGMA` rows
     is a streak: shading and broad bands are the image's. A line that runs exactly along a row
     for more than a quarter of the image counts as a streak where the image has streaks."""
     if rows.shape[0] < 3 or rows.shape[1] < 8:
         return None
     steps, spread, quantum = row_steps(rows)
-    noise = max(float(np.median(spread)), quantum) / np.sqrt(rows.shape[1])
-    if np.median(np.abs(np.diff(steps))) <= STREAK_SIGNIFICANCE * noise:
+    grey_level = float(rows.max() - rows.min()) / 255  # a floor for noise-free (denoised, filled) frames
+    noise = max(float(np.median(spread)), quantum, grey_level) / np.sqrt(rows.shape[1])
+    if np.median(np.abs(np.diff(steps, n=2))) <= STREAK_SIGNIFICANCE * noise:
         return None
     offsets = np.concatenate([[0.0], np.cumsum(steps)])
     return (offsets - smooth_keeping_trends(offsets, STREAK_SIGMA)).astype(np.float32)
