@@ -212,12 +212,13 @@ def row_streaks(rows: Array) -> Array | None:
     of the two rows' difference, which leaves out lines and edges that cross a quarter of the row
     or less. Content changes these steps smoothly from row to row, streaks (an offset of each row
     of its own) abruptly: the rows have streaks where the median second difference of the steps
-    exceeds :data:`STREAK_SIGNIFICANCE` times what pixel noise gives (at least one grey level of an
-    8-bit copy, so that the smooth content of a noise-free frame does not count). Summed, the steps give each
-    row's offset, of which only what changes faster than a Gaussian of :data:`STREAK_SIGMA` rows
-    is a streak: shading and broad bands are the image's. A line that runs exactly along a row
-    for more than a quarter of the image counts as a streak where the image has streaks."""
-    if rows.shape[0] < 3 or rows.shape[1] < 8:
+    exceeds :data:`STREAK_SIGNIFICANCE` times what pixel noise gives (at least one grey level of
+    an 8-bit copy, so that the smooth content of a noise-free frame does not count). Summed, the
+    steps give each row's offset, of which only what changes faster than a Gaussian of
+    :data:`STREAK_SIGMA` rows is a streak: shading and broad bands are the image's. A line that
+    runs exactly along a row for more than a quarter of the image counts as a streak where the
+    image has streaks. Frames of under 4 rows or 8 columns are left alone."""
+    if rows.shape[0] < 4 or rows.shape[1] < 8:
         return None
     steps, spread, quantum = row_steps(rows)
     grey_level = float(rows.max() - rows.min()) / 255  # a floor for noise-free (denoised, filled) frames

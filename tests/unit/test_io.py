@@ -104,6 +104,9 @@ def test_an_image_without_scan_streaks_is_left_as_it_is():
     smooth = (100 + 20 * np.sin(x / 7.0) + 15 * np.cos(y / 9.0)).astype(np.float32)  # noise-free (denoised, filled)
     smooth[:, 60:63] -= 50  # a line along a whole column
     assert np.array_equal(remove_scan_streaks(smooth), smooth)
+    for shape in ((3, 10), (10, 3), (1, 1)):  # too few rows or columns to tell
+        tiny = rng.random(shape).astype(np.float32)
+        assert np.array_equal(remove_scan_streaks(tiny), tiny)
 
 
 def test_nan_and_infinite_pixels_are_filled_and_an_image_without_a_finite_one_names_the_file(tmp_path):
