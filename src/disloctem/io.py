@@ -191,16 +191,19 @@ STREAK_SIGNIFICANCE = 10.0
 
 
 def remove_scan_streaks(img: Array) -> Array:
-    """``img`` without the brightness offsets of its rows against their neighbours, then of its
-    columns (:func:`row_streaks`): the streaks along the fast scan of a STEM image, or of a
-    camera's row read-out. An image without such streaks is returned as it is. Streaks of 2.5
-    grey levels a row (standard deviation 0.01 of the range) had made the default model trace 49
-    lines on legros_dev, where it traced 6 (docs/design.md, "Scan streaks")."""
-    out = img.astype(np.float32, copy=True)
-    for rows in (out, out.T):  # views: the column pass works on the rows of the transpose
-        offsets = row_streaks(rows)
-        if offsets is not None:
-            rows -= offsets[:, None]
+    """``img`` (as float32) without the brightness offsets of its rows against their neighbours,
+    and of its columns (:func:`row_streaks`): the streaks along the fast scan of a STEM image, or
+    of a camera's row read-out. Both are measured on ``img`` as given, since an offset of whole
+    rows leaves the differences between columns as they are. An image without such streaks is
+    returned as it is, uncopied. Streaks of 2.5 grey levels a row (standard deviation 0.01 of the
+    range) had made the default model trace 49 lines on legros_dev, where it traced 6
+    (docs/design.md, "Scan streaks")."""
+    out = img.astype(np.float32, copy=False)
+    of_rows, of_columns = row_streaks(out), row_streaks(out.T)
+    if of_rows is not None:
+        out = out - of_rows[:, None]
+    if of_columns is not None:
+        out = out - of_columns[None, :]
     return out
 
 
