@@ -63,6 +63,39 @@ def test_local_normalisation_removes_illumination_and_lifts_faint_lines():
     assert np.array_equal(input_channels(img, InputSpec())[0], chans[0])
 
 
+@pytest.mark.parametrize("shape", [(256, 256), (131, 517), (40, 40)])
+def test_wide_gaussian_blur_on_a_coarse_grid_matches_the_direct_blur(shape):
+    import cv2
+
+    from disloctem.models.common import gaussian_blur_wide
+
+    rng = np.random.default_rng(1)
+    y, x = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    img = (0.5 + 0.3 * np.sin(x / 23) * np.cos(y / 31) + rng.normal(0, 0.05, shape)).astype(np.float32)
+    img[shape[0] // 3, :] -= 0.4  # a line: the blur must spread it as the Gaussian does
+    for sigma in (32.0, 20.0, 6.0):
+        direct = cv2.GaussianBlur(img, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+        wide = gaussian_blur_wide(img, sigma)
+        assert wide.shape == img.shape and wide.dtype == np.float32
+        # relative to the blurred image's own variation (0.1-0.2 here)
+        assert np.abs(wide - direct).max() < 0.01 * float(direct.std()) + 1e-4
+    assert np.array_equal(gaussian_blur_wide(img, 6.0), cv2.GaussianBlur(img, (0, 0), 6.0, borderType=cv2.BORDER_REFLECT))
+
+
+def test_a_crop_converts_only_its_window_to_the_same_values(tiny_dataset):
+    from disloctem import CLASSES
+    from disloctem.models.unet.data import as_sample, random_crop, read_sample_raw
+
+    img, masks, _ = read_sample_raw(tiny_dataset, "img_00000", CLASSES)
+    masks = masks.view(np.uint8)
+    full_img, full_masks = as_sample(img, masks)
+    for seed in range(5):
+        crop_img, crop_masks = random_crop(img, masks, 64, np.random.default_rng(seed))
+        want_img, want_masks = random_crop(full_img, full_masks, 64, np.random.default_rng(seed))
+        assert crop_img.dtype == crop_masks.dtype == np.float32
+        assert np.array_equal(crop_img, want_img) and np.array_equal(crop_masks, want_masks)
+
+
 def test_progress_schedule_reaches_the_end_by_steps_or_time():
     p = Progress(max_steps=100, time_budget_s=60)
     p.step, p.elapsed_s = 10, 30
@@ -129,7 +162,7 @@ def test_bf16_autocast_is_chosen_by_precision_and_hardware(monkeypatch):
 
 def test_sample_cache_returns_what_the_files_hold_and_stays_in_its_budget(tiny_dataset):
     from disloctem import CLASSES
-    from disloctem.models.unet.data import SampleCache, read_sample
+    from disloctem.models.unet.data import SampleCache, as_sample, read_sample
 
     stems = [f"img_{i:05d}" for i in range(4)]
     one_image_mb = (128 * 128 + 3 * 128 * 128 / 8) / 2**20
@@ -137,7 +170,9 @@ def test_sample_cache_returns_what_the_files_hold_and_stays_in_its_budget(tiny_d
     for _ in range(2):  # the first round fills the cache, the second reads from it where it can
         for stem in stems:
             img, masks, ignore = cache.get(stem)
+            assert img.dtype == np.uint8 and masks.dtype == np.uint8 and set(np.unique(masks)) <= {0, 1}
             want_img, want_masks, want_known = read_sample(tiny_dataset, stem, CLASSES)
+            img, masks = as_sample(img, masks)  # what a crop converts its window with
             assert img.dtype == want_img.dtype and np.array_equal(img, want_img)
             assert masks.dtype == want_masks.dtype and np.array_equal(masks, want_masks)
             assert ignore is None and want_known.dtype == np.float32 and want_known.all()

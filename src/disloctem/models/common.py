@@ -78,9 +78,35 @@ def _standardise_locally(grey: Array, sigma: float) -> Array:
 
 def _local_mean_var(img: Array, sigma: float) -> tuple[Array, Array]:
     img = img.astype(np.float32)
-    mean = cv2.GaussianBlur(img, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    mean = gaussian_blur_wide(img, sigma)
     dev = img - mean
-    return mean, cv2.GaussianBlur(dev * dev, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    return mean, gaussian_blur_wide(dev * dev, sigma)
+
+
+# a Gaussian window this many times wider than the grid step of :func:`gaussian_blur_wide`'s
+# coarse copy: 8 keeps it within 0.2 % (RMS) of the full-resolution blur
+WIDE_BLUR_STEPS = 8
+
+
+def gaussian_blur_wide(img: Array, sigma: float) -> Array:
+    """Gaussian blur of a float32 image (borders reflected) for windows of many pixels, computed
+    on a copy ``f = sigma // 8`` times coarser and enlarged back. Area-averaging adds a variance of
+    f^2 / 12 (px^2), linear enlargement f^2 / 6; the coarse blur is narrowed by both, so the result
+    is the same Gaussian. For sigma 32 (the local standardisation), 17 times faster than
+    ``cv2.GaussianBlur``'s 257-tap kernel (0.3 against 5.1 ms for a 256 x 256 training crop, a
+    third of the time it took to prepare one); the locally standardised channel (unit variance)
+    of real and synthetic micrographs and of crops of them differs from the direct blur's by
+    0.0005 RMS, 0.016 at most (session 35). Narrow windows, and images under 4 coarse steps, are
+    blurred directly."""
+    f = int(sigma // WIDE_BLUR_STEPS)
+    h, w = img.shape
+    if f < 2 or min(h, w) < 4 * f:
+        return cv2.GaussianBlur(img, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    small = cv2.resize(img, (round(w / f), round(h / f)), interpolation=cv2.INTER_AREA)
+    fx, fy = w / small.shape[1], h / small.shape[0]
+    small = cv2.GaussianBlur(small, (0, 0), sigmaX=math.sqrt(sigma**2 - fx**2 / 4) / fx,
+                             sigmaY=math.sqrt(sigma**2 - fy**2 / 4) / fy, borderType=cv2.BORDER_REFLECT)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def local_mean_std(img: Array, sigma: float) -> tuple[Array, Array]:
