@@ -83,8 +83,8 @@ def _local_mean_var(img: Array, sigma: float) -> tuple[Array, Array]:
     return mean, gaussian_blur_wide(dev * dev, sigma)
 
 
-# a Gaussian window this many times wider than the grid step of :func:`gaussian_blur_wide`'s
-# coarse copy: 8 keeps it within 0.2 % (RMS) of the full-resolution blur
+# :func:`gaussian_blur_wide` blurs a copy whose grid step is sigma / this (in whole pixels): 8
+# keeps the locally standardised channel within 0.0005 RMS of the direct blur's
 WIDE_BLUR_STEPS = 8
 
 
@@ -96,8 +96,8 @@ def gaussian_blur_wide(img: Array, sigma: float) -> Array:
     ``cv2.GaussianBlur``'s 257-tap kernel (0.3 against 5.1 ms for a 256 x 256 training crop, a
     third of the time it took to prepare one); the locally standardised channel (unit variance)
     of real and synthetic micrographs and of crops of them differs from the direct blur's by
-    0.0005 RMS, 0.016 at most (session 35). Narrow windows, and images under 4 coarse steps, are
-    blurred directly."""
+    0.0005 RMS, 0.016 at most (docs/design.md). Narrow windows, and images under 4 coarse steps,
+    are blurred directly."""
     f = int(sigma // WIDE_BLUR_STEPS)
     h, w = img.shape
     if f < 2 or min(h, w) < 4 * f:

@@ -94,7 +94,7 @@ def random_crop(img: Array, masks: Array, crop: int, rng: np.random.Generator,
     """A random ``crop`` x ``crop`` window, zoomed by a factor drawn log-uniformly from ``scale``
     (>1 magnifies: lines get wider), so the model sees lines at many pixel sizes. The image and
     masks may come as stored (uint8): only the window is converted (:func:`as_sample`), the same
-    to the bit as cropping converted arrays and a third of the time for a 512 x 512 image."""
+    to the bit as cropping converted arrays."""
     h, w = img.shape
     zoom = float(np.exp(rng.uniform(np.log(scale[0]), np.log(scale[1]))))
     src = min(h, w, max(8, int(round(crop / zoom))))
