@@ -42,8 +42,8 @@ def read_sample_raw(dataset_dir: Path, stem: str, classes: tuple[str, ...]) -> t
 
 
 def as_sample(img: Array, masks: Array) -> tuple[Array, Array]:
-    """A stored image and its masks as training arrays: float32 [0, 1] and float32 0/1 (arrays
-    converted before pass unchanged in value)."""
+    """A stored image and its masks as training arrays: float32 [0, 1] and float32 0/1. Arrays
+    that are float already keep their values (never divided by 255 twice)."""
     grey = img.astype(np.float32) / 255.0 if img.dtype == np.uint8 else img.astype(np.float32, copy=False)
     return grey, masks.astype(np.float32, copy=False)
 
