@@ -616,3 +616,61 @@ def test_a_share_of_images_is_rendered_on_an_even_background(share):
     free = render_image(background, [], params, np.random.default_rng(4)).line_free
     fine = free - cv2.GaussianBlur(free, (0, 0), 4.0)
     assert (fine.std() < 0.005) == (share == 1.0)
+
+
+def test_flattening_scales_the_shading_about_the_mean():
+    from disloctem.synth.render import flatten_shading
+
+    background = render_perlin_background(PerlinParams(size=128), np.random.default_rng(5))
+    flat = flatten_shading(background, 0.1)
+    assert flat.dtype == np.float32
+    assert float(flat.mean()) == pytest.approx(float(background.mean()), abs=1e-4)
+    assert float(flat.std()) == pytest.approx(0.1 * float(background.std()), rel=1e-3)
+
+
+def test_a_flat_foil_has_no_distractors():
+    """Specks, blobs, bend contours and fringes are forced on; a flat foil shows none of them."""
+    params = replace(RenderParams(**PLAIN), p_even_background=0.0, specks=(25, 25), blobs=(3, 3),
+                     bend_contours=(2, 2), p_fringes=1.0, blur=(0.0, 0.0), noise=(0.0, 0.0), p_annotations=0.0)
+    background = np.full((256, 256), 0.5, np.float32)
+
+    def fine_std(flat_shading):
+        free = render_image(background, [], params, np.random.default_rng(4), flat_shading=flat_shading).line_free
+        return float((free - cv2.GaussianBlur(free, (0, 0), 4.0)).std())
+
+    assert fine_std(None) > 0.01
+    assert fine_std(0.1) < 0.002
+
+
+def test_quiet_noise_is_drawn_from_the_lower_half_of_the_log_range():
+    from disloctem.synth.render import noise_std
+
+    params = RenderParams(noise=(0.002, 0.08))
+    quiet = [noise_std(params, np.random.default_rng(s), quiet=True) for s in range(300)]
+    loud = [noise_std(params, np.random.default_rng(s)) for s in range(300)]
+    middle = np.sqrt(0.002 * 0.08)
+    assert 0.002 <= min(quiet) and max(quiet) <= middle
+    assert max(loud) > middle
+
+
+def test_a_share_of_images_shows_a_flat_foil_and_the_others_are_unchanged():
+    from disloctem.synth.dataset import flat_foil_of
+
+    pool = [render_perlin_background(PerlinParams(size=256), np.random.default_rng(7))]
+    plain = DatasetParams(name="t", size=256, seed=3, render=RenderParams(p_annotations=0.0, p_foil_edge=0.0,
+                                                                          p_flat_foil=0.0))
+    flat = replace(plain, render=replace(plain.render, p_flat_foil=0.5, flat_shading=(0.05, 0.2)))
+    assert all(flat_foil_of(plain, i) is None for i in range(50))
+    factors = [flat_foil_of(flat, i) for i in range(200)]
+    drawn = [f for f in factors if f is not None]
+    assert len(drawn) / len(factors) == pytest.approx(0.5, abs=0.1)
+    assert 0.05 <= min(drawn) and max(drawn) <= 0.2
+    n_flat = 0
+    for i in range(8):
+        a, b = render_sample(plain, i, pool), render_sample(flat, i, pool)
+        if factors[i] is None:
+            assert np.array_equal(a.image, b.image)
+        else:
+            n_flat += 1
+            assert not np.array_equal(a.image, b.image)
+    assert 1 <= n_flat <= 7

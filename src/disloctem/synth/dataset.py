@@ -32,7 +32,7 @@ from ..geometry import clip_to_image, polyline_length, resample_by_step
 from ..io import AnnotatedLine, labelme_document, link_or_copy, write_json
 from .annotations import burn_in_annotations
 from .foil_edge import FoilEdge, cut_at_edge, sample_foil_edge
-from .microstructure import Line, MicrostructureParams, sample_microstructure
+from .microstructure import Line, MicrostructureParams, log_uniform, sample_microstructure
 from .render import RenderParams, dense_curve, line_snr, rasterise_labels, render_image
 
 Array = np.ndarray
@@ -228,17 +228,32 @@ def foil_edge_of(params: DatasetParams, index: int) -> FoilEdge | None:
     return sample_foil_edge(params.size, rng, params.render.p_dark_vacuum)
 
 
+def flat_foil_of(params: DatasetParams, index: int) -> float | None:
+    """How much of its background's shading image ``index`` keeps if it shows a clean, flatly
+    lit foil (a share ``render.p_flat_foil`` of the images; the factor log-uniform in
+    ``render.flat_shading``), drawn from the random stream ``[seed, index, 3]``; None for the
+    rest."""
+    if params.render.p_flat_foil <= 0:
+        return None
+    rng = np.random.default_rng([params.seed, index, 3])
+    if rng.random() >= params.render.p_flat_foil:
+        return None
+    return log_uniform(rng, *params.render.flat_shading)
+
+
 def render_sample(params: DatasetParams, index: int, pool: list[Array]) -> Sample:
     """Image ``index`` of a dataset and its lines; depends only on the seed and the index. The
     burned-in annotations and the holes in the foil (:func:`foil_edge_of`) draw from streams of
     their own, so images without them are the same whatever ``p_annotations`` and
-    ``p_foil_edge`` are; the annotations keep clear of faint lines too, and the lines of an image
-    with a hole are cut where they enter its vacuum, in the image and in every label."""
+    ``p_foil_edge`` are, and so do the flat foils (:func:`flat_foil_of`); the annotations keep
+    clear of faint lines too, and the lines of an image with a hole are cut where they enter its
+    vacuum, in the image and in every label."""
     rng = np.random.default_rng([params.seed, index])
     background = pick_background(pool, params.size, rng)
     lines = sample_microstructure(params.microstructure, params.size, rng)
     edge = foil_edge_of(params, index)
-    rendering = render_image(background, lines, params.render, rng, foil_edge=edge)
+    rendering = render_image(background, lines, params.render, rng, foil_edge=edge,
+                             flat_shading=flat_foil_of(params, index))
     if edge is not None:
         lines = cut_at_edge(lines, edge)
     image = rendering.image

@@ -46,6 +46,8 @@ class RenderParams:
     p_trace_step: float = 0.3  # slip traces across which the foil's brightness changes (a surface step)
     trace_step: Range = (0.02, 0.08)  # that brightness change, +-
     p_even_background: float = 0.3  # images whose background texture is smoothed away (a clean, even foil)
+    p_flat_foil: float = 0.1  # images of a clean, flatly lit foil: even, shading flattened, no distractors, quiet
+    flat_shading: Range = (0.03, 0.3)  # what remains of the background's shading on them, log-uniform
     p_annotations: float = 0.5  # images with burned-in scale bar, arrow or text (unlabelled; synth.annotations)
     p_foil_edge: float = 0.5  # images showing a hole in the foil, vacuum beyond its edge (unlabelled; synth.foil_edge)
     p_dark_vacuum: float = 0.25  # holes whose vacuum is darker than the foil (dark field), not brighter
@@ -264,11 +266,15 @@ def add_distractors(img: Array, params: RenderParams, rng: np.random.Generator) 
     img *= 1.0 - cv2.GaussianBlur(spots, (0, 0), 1.0)
 
 
-def noise_std(params: RenderParams, rng: np.random.Generator) -> float:
+def noise_std(params: RenderParams, rng: np.random.Generator, quiet: bool = False) -> float:
     """The white-noise level of one image, log-uniform in ``params.noise`` (clean images as likely
-    as noisy ones relative to their scale; a lower bound of 0 counts as 1e-4)."""
+    as noisy ones relative to their scale; a lower bound of 0 counts as 1e-4); ``quiet``: in the
+    lower half of that range (on the log scale), as a long exposure of a clean foil records it."""
     lo, hi = params.noise
-    return log_uniform(rng, max(lo, 1e-4), hi) if hi > 0 else 0.0
+    if hi <= 0:
+        return 0.0
+    lo = max(lo, 1e-4)
+    return log_uniform(rng, lo, float(np.sqrt(lo * hi)) if quiet else hi)
 
 
 @dataclass(frozen=True)
@@ -310,8 +316,16 @@ def even_out(background: Array) -> Array:
     return cv2.GaussianBlur(background, (0, 0), EVEN_BACKGROUND_SIGMA, borderType=cv2.BORDER_REFLECT)
 
 
+def flatten_shading(background: Array, factor: float) -> Array:
+    """``background`` with its deviations from its mean grey level scaled by ``factor``: the
+    evenly lit, evenly thin foil of a well-prepared specimen (with :func:`even_out`)."""
+    mean = np.float32(background.mean())
+    return (mean + np.float32(factor) * (background - mean)).astype(np.float32)
+
+
 def render_image(background: Array, lines: list[Line], params: RenderParams,
-                 rng: np.random.Generator, foil_edge: FoilEdge | None = None) -> Rendering:
+                 rng: np.random.Generator, foil_edge: FoilEdge | None = None,
+                 flat_shading: float | None = None) -> Rendering:
     """The synthetic micrograph (uint8) of ``lines`` on a float32 [0, 1] ``background``, with the
     same micrograph rendered without the lines (for :func:`line_snr`). Both share every random
     draw, so the micrograph does not depend on the second one being made. A share
@@ -319,9 +333,16 @@ def render_image(background: Array, lines: list[Line], params: RenderParams,
     (:func:`even_out`); no random number is drawn for it when that share is 0. With a
     ``foil_edge`` the lines are drawn as :func:`~.foil_edge.cut_at_edge` cuts them (the labels
     must be made of the same cut lines) and the hole is drawn over them; the brightness steps of
-    grain boundaries and slip traces follow the whole lines, as the foil around the hole does."""
+    grain boundaries and slip traces follow the whole lines, as the foil around the hole does.
+    With ``flat_shading`` (a factor, see ``dataset.flat_foil_of``) the image shows a clean, flatly
+    lit foil: the background evened out and its shading scaled by that factor, without bend
+    contours, thickness fringes, specks or blobs, and noise from the lower half of the range
+    (docs/design.md, "Strong lines on clean backgrounds")."""
     img = background.astype(np.float32, copy=True)
-    if params.p_even_background > 0 and rng.random() < params.p_even_background:
+    flat = flat_shading is not None
+    if flat:
+        img = flatten_shading(even_out(img), flat_shading)
+    elif params.p_even_background > 0 and rng.random() < params.p_even_background:
         img = even_out(img)
     for line in lines:
         if line.cls == "grain_boundary":
@@ -331,10 +352,11 @@ def render_image(background: Array, lines: list[Line], params: RenderParams,
     add_surface_steps(img, lines, params, rng)
     pair = np.stack([img, img])  # [with lines, without]
     img = pair[0]
-    add_bend_contours(pair, params, rng)
-    if rng.random() < params.p_fringes:
-        add_thickness_fringes(pair, rng)
-    add_distractors(pair, params, rng)
+    if not flat:
+        add_bend_contours(pair, params, rng)
+        if rng.random() < params.p_fringes:
+            add_thickness_fringes(pair, rng)
+        add_distractors(pair, params, rng)
     drawn = lines if foil_edge is None else cut_at_edge(lines, foil_edge)
     dark, bright = draw_line_layer(drawn, img.shape, params, rng)
     sigma = rng.uniform(*params.line_blur)
@@ -346,7 +368,7 @@ def render_image(background: Array, lines: list[Line], params: RenderParams,
     blur = rng.uniform(*params.blur)
     if blur > 0.2:
         pair = np.stack([cv2.GaussianBlur(plane, (0, 0), blur) for plane in pair])
-    pair += rng.standard_normal(pair.shape[1:], dtype=np.float32) * np.float32(noise_std(params, rng))
+    pair += rng.standard_normal(pair.shape[1:], dtype=np.float32) * np.float32(noise_std(params, rng, quiet=flat))
     pair = np.clip(pair, 0.0, 1.0) ** rng.uniform(*params.gamma)
     lo, hi = np.percentile(pair[0, ::4, ::4], [0.5, 99.5])
     pair = (pair - lo) / max(hi - lo, 1e-3) * rng.uniform(0.6, 1.0) + rng.uniform(0.0, 0.2)
