@@ -2,9 +2,11 @@
 
     python bench/bench_clean_lines.py --weights results/models/unet/perlin/model.pt [--weights ...] [--threads 2]
 
-Synthetic images are textured (Perlin backgrounds, specks, fringes), so their lines never stand
-many standard deviations out of the image. A well-prepared bright-field micrograph can: dark
-dislocations on an even, nearly noise-free background. This draws straight lines 3 px wide
+Most synthetic images are textured (Perlin backgrounds, specks, fringes), so their lines do not
+stand many standard deviations out of the image. A well-prepared bright-field micrograph's can:
+dark dislocations on an even, nearly noise-free background (a tenth of the synthetic images
+show such a clean, flatly lit foil since session 36: docs/design.md, "Strong lines on clean
+backgrounds"). This draws straight lines 3 px wide
 (one, or six 70 px apart) on a flat grey level of 0.6, takes away 10-60 % of the intensity
 along them and adds white noise of 1-6 %, then prints for each model and case the mean line
 probability along the lines (the most probable class; flip averaging) and the share of their
