@@ -217,15 +217,22 @@ class Sample:
     snr: list[float] = field(default_factory=list)
 
 
+def feature_stream(params: DatasetParams, index: int, stream: int, share: float) -> np.random.Generator | None:
+    """The random stream ``[seed, index, stream]`` of an optional feature that a ``share`` of the
+    images show, if image ``index`` shows it (decided by the stream's first draw); None if not,
+    with nothing drawn when ``share`` is 0. A feature on a stream of its own leaves the images
+    without it byte-identical whatever its share."""
+    if share <= 0:
+        return None
+    rng = np.random.default_rng([params.seed, index, stream])
+    return rng if rng.random() < share else None
+
+
 def foil_edge_of(params: DatasetParams, index: int) -> FoilEdge | None:
     """The hole in the foil of image ``index`` (a share ``render.p_foil_edge`` of the images have
     one), drawn from the random stream ``[seed, index, 2]``; None for the rest."""
-    if params.render.p_foil_edge <= 0:
-        return None
-    rng = np.random.default_rng([params.seed, index, 2])
-    if rng.random() >= params.render.p_foil_edge:
-        return None
-    return sample_foil_edge(params.size, rng, params.render.p_dark_vacuum)
+    rng = feature_stream(params, index, 2, params.render.p_foil_edge)
+    return None if rng is None else sample_foil_edge(params.size, rng, params.render.p_dark_vacuum)
 
 
 def flat_foil_of(params: DatasetParams, index: int) -> float | None:
@@ -233,12 +240,8 @@ def flat_foil_of(params: DatasetParams, index: int) -> float | None:
     lit foil (a share ``render.p_flat_foil`` of the images; the factor log-uniform in
     ``render.flat_shading``), drawn from the random stream ``[seed, index, 3]``; None for the
     rest."""
-    if params.render.p_flat_foil <= 0:
-        return None
-    rng = np.random.default_rng([params.seed, index, 3])
-    if rng.random() >= params.render.p_flat_foil:
-        return None
-    return log_uniform(rng, *params.render.flat_shading)
+    rng = feature_stream(params, index, 3, params.render.p_flat_foil)
+    return None if rng is None else log_uniform(rng, *params.render.flat_shading)
 
 
 def render_sample(params: DatasetParams, index: int, pool: list[Array]) -> Sample:
@@ -257,8 +260,8 @@ def render_sample(params: DatasetParams, index: int, pool: list[Array]) -> Sampl
     if edge is not None:
         lines = cut_at_edge(lines, edge)
     image = rendering.image
-    overlay_rng = np.random.default_rng([params.seed, index, 1])
-    if overlay_rng.random() < params.render.p_annotations:
+    overlay_rng = feature_stream(params, index, 1, params.render.p_annotations)
+    if overlay_rng is not None:
         image = burn_in_annotations(image, lines, overlay_rng)
     if params.render.min_line_snr <= 0:
         return Sample(image, lines, [])
