@@ -280,3 +280,33 @@ def test_foil_edge_tally_counts_the_length_along_the_edge():
     assert on_edge == 80.0 and total == 120.0 and mostly == 1
     hole = bench.hole_distance((200, 300), np.random.default_rng(0))
     assert 0.1 < float((hole < 0).mean()) < 0.45
+
+
+def test_dark_region_benchmark_prints_a_row_per_brightness_bin(tiny_dataset, untrained_unet_weights):
+    res = run_bench("bench_dark_regions.py", "--weights", untrained_unet_weights, "--set", str(tiny_dataset),
+                    "--every", "3", "--scales", "1", "--no-tta", "--device", "cpu")
+    assert res.returncode == 0, res.stderr
+    rows = re.findall(r"^ds\s+(\S+(?: \S+)?)\s+(\d+)\s+([\d.]+)\s+(\d+)\s+([\d.]+)", res.stdout, flags=re.M)
+    assert [r[0] for r in rows] == ["0.00-0.25", "0.25-0.40", "0.40-0.55", "0.55-0.70", "0.70-0.85", "over 0.85",
+                                    "all"], res.stdout
+    assert sum(int(r[1]) for r in rows[:-1]) == int(rows[-1][1]) > 0  # the bins share out every true pixel
+    assert "(2 images," in res.stdout
+
+
+def test_dark_region_tally_bins_true_and_predicted_pixels_by_the_foil_around_them():
+    import numpy as np
+
+    bench = load_bench("bench_dark_regions")
+    img = np.full((100, 200), 0.8, np.float32)
+    img[:, 100:] = 0.16  # the right half a thick foil: a fifth of the brightest
+    truth = np.zeros(img.shape, bool)
+    truth[50, 10:70] = True  # a line in each half, 30 px (four blur widths) from the change
+    truth[50, 130:190] = True
+    pred = np.zeros(img.shape, bool)
+    pred[52, 10:70] = True  # the bright half's line found, within the tolerance
+    pred[20, 130:190] = True  # a false line in the dark half; its true line missed
+    counts = bench.tally_image(img, truth, pred)
+    dark, bright = 0, 5  # bins 0.00-0.25 and over 0.85
+    assert counts.sum(axis=1).tolist() == [120, 60, 120, 60]
+    assert counts[:, dark].tolist() == [60, 0, 60, 0]
+    assert counts[:, bright].tolist() == [60, 60, 60, 60]
