@@ -25,14 +25,12 @@ from pathlib import Path
 import cv2
 import defaults  # bench/defaults.py
 import numpy as np
-import torch
 from scipy import ndimage
 
 from disloctem.evaluate import read_truth
 from disloctem.inference import predict_best_scale
 from disloctem.io import read_grayscale, scan_real_set
 from disloctem.metrics import rasterise_centrelines
-from disloctem.models.registry import method_predictor
 
 Array = np.ndarray
 FOIL_SIGMA = 8.0  # px: wider than a line and a pile-up spacing, so the bin is the foil's, not the line's
@@ -78,9 +76,7 @@ def main() -> None:
     ap.add_argument("--set", action="append", required=True, help="an annotated set folder (repeatable)")
     ap.add_argument("--every", type=int, default=1, help="every N-th annotated image of each set (default all)")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    scales = defaults.scales_option(args)
-    predictor = method_predictor(args.method, args.weights, {}, {"tta": args.tta}, args.device)
+    predictor, scales = defaults.real_predictor(args)
     print(f"{'set':16s} {'foil / brightest':>16s} {'true px':>8s} {'recall':>6s} {'pred px':>8s} {'precision':>9s}")
     for folder in args.set:
         start = time.perf_counter()

@@ -25,12 +25,10 @@ from pathlib import Path
 
 import defaults  # bench/defaults.py
 import numpy as np
-import torch
 
 from disloctem.geometry import polyline_length
 from disloctem.inference import predict_best_scale
 from disloctem.io import read_grayscale, scan_real_set
-from disloctem.models.registry import method_predictor
 
 Array = np.ndarray
 ON_EDGE_PX = 6.0
@@ -84,9 +82,7 @@ def main() -> None:
     ap.add_argument("--set", action="append", required=True, help="a set folder with images/ (repeatable)")
     ap.add_argument("--images", type=int, default=12, help="the first N images of each set (default 12)")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    scales = defaults.scales_option(args)
-    predictor = method_predictor(args.method, args.weights, {}, {"tta": args.tta}, args.device)
+    predictor, scales = defaults.real_predictor(args)
     print(f"{'set':16s} {'kind':7s} {'images':>6s} {'edge traced':>11s} {'of length':>9s} "
           f"{'on edge':>7s} {'lines':>5s} {'without':>7s} {'s':>4s}")
     for folder in args.set:

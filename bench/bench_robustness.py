@@ -29,13 +29,11 @@ from pathlib import Path
 import cv2
 import defaults  # bench/defaults.py
 import numpy as np
-import torch
 
 from disloctem.evaluate import evaluate_set
 from disloctem.inference import predict_images
 from disloctem.io import RealSet, read_grayscale, scan_real_set
 from disloctem.models.common import jpeg_round_trip, shot_noise
-from disloctem.models.registry import method_predictor
 
 Array = np.ndarray
 Degradation = Callable[[Array, np.random.Generator], Array]
@@ -173,13 +171,11 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=None, help="score only the first N annotated images of a set")
     ap.add_argument("--only", default=None, help="comma-separated degradations (default: all)")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
     names = args.only.split(",") if args.only else list(DEGRADATIONS)
     unknown = sorted(set(names) - set(DEGRADATIONS))
     if unknown:
         ap.error(f"unknown degradation(s) {', '.join(unknown)} (known: {', '.join(DEGRADATIONS)})")
-    scales = defaults.scales_option(args)
-    predictor = method_predictor(args.method, args.weights, {}, {"tta": args.tta}, args.device)
+    predictor, scales = defaults.real_predictor(args)
     print(f"{'set':14s} {'degradation':13s} {'line F1':>7s} {'cl P':>5s} {'cl R':>5s} {'cl F1':>5s} "
           f"{'lines':>6s} {'true':>5s} {'s':>4s}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -50,3 +50,14 @@ def add_real_prediction_options(ap: argparse.ArgumentParser) -> None:
 def scales_option(args: argparse.Namespace) -> list[float]:
     """The ``--scales`` option as factors."""
     return [float(x) for x in args.scales.split(",")]
+
+
+def real_predictor(args: argparse.Namespace):
+    """The line predictor and the resize factors that the options of
+    :func:`add_real_prediction_options` name, with torch's CPU threads set to ``--threads``."""
+    import torch
+
+    from disloctem.models.registry import method_predictor
+
+    torch.set_num_threads(args.threads)
+    return method_predictor(args.method, args.weights, {}, {"tta": args.tta}, args.device), scales_option(args)
