@@ -85,8 +85,7 @@ def main() -> None:
         counts = np.zeros((4, len(EDGES) - 1), np.int64)
         for stem in stems:
             img = read_grayscale(rs.images[stem])
-            truth = read_truth(rs, stem, ["dislocation"], img.shape)["dislocation"]
-            true = truth.centrelines if truth.centrelines is not None else rasterise_centrelines(truth.lines, img.shape)
+            true = read_truth(rs, stem, ["dislocation"], img.shape)["dislocation"].centreline_image(img.shape)
             lines = predict_best_scale(predictor, img, scales)[0]
             pred = rasterise_centrelines([ln.points for ln in lines if ln.cls == "dislocation"], img.shape)
             counts += tally_image(img, true, pred)

@@ -46,6 +46,10 @@ class Truth:
     lines: list[Array]
     centrelines: Array | None = None
 
+    def centreline_image(self, shape: tuple[int, int]) -> Array:
+        """The true centrelines as a bool image: the mask's skeleton, or the lines rasterised."""
+        return self.centrelines if self.centrelines is not None else rasterise_centrelines(self.lines, shape)
+
 
 def annotated_classes(rs: RealSet) -> list[str]:
     """Classes a set annotates: those in any of its Labelme files, or with a masks/ folder;
@@ -102,8 +106,7 @@ def pooled_centrelines(truth: dict[str, Truth], shape: tuple[int, int]) -> Array
     (None when every class has Labelme lines, which are then rasterised)."""
     if all(t.centrelines is None for t in truth.values()):
         return None
-    return np.any([t.centrelines if t.centrelines is not None else rasterise_centrelines(t.lines, shape)
-                   for t in truth.values()], axis=0)
+    return np.any([t.centreline_image(shape) for t in truth.values()], axis=0)
 
 
 def evaluate_set(rs: RealSet, pred_dir: str | Path, tol: float = 3.0, match_dist: float = 5.0) -> dict:
