@@ -11,10 +11,11 @@ the default config's ``auto_scales``) and the lines are scored against the set's
 (docs/metrics.md). Prints one row per (set, degradation): dislocation line F1,
 centreline precision / recall / F1 and the number of predicted lines. The degradations stand for
 what other microscopes, cameras and file habits do to a micrograph: pixel noise of raw in-situ
-frames (Gaussian, or shot noise of a few counts per pixel), defocus blur, JPEG storage, a low
-bit depth at low contrast, gamma, uneven illumination, inverted (dark-field) contrast, a
-burned-in scale bar, arrow and panel letter, the row jitter and streaks of a scanned (STEM)
-image, and motion blur from drift during the exposure.
+frames (Gaussian, white or correlated over neighbouring pixels as a camera's point-spread function
+leaves it, or shot noise of a few counts per pixel), defocus blur, JPEG storage, a low bit depth
+at low contrast, gamma, uneven illumination, inverted (dark-field) contrast, a burned-in scale
+bar, arrow and panel letter, the row jitter and streaks of a scanned (STEM) image, and motion
+blur from drift during the exposure.
 """
 
 from __future__ import annotations
@@ -41,6 +42,16 @@ Degradation = Callable[[Array, np.random.Generator], Array]
 
 def gaussian_noise(sigma: float) -> Degradation:
     return lambda img, rng: img + rng.normal(0, sigma, img.shape)
+
+
+def correlated_noise(sigma: float, psf: float = 0.8) -> Degradation:
+    """Gaussian noise of standard deviation ``sigma`` correlated over neighbouring pixels (white
+    noise blurred by a camera's point-spread function of ``psf`` px and scaled back to ``sigma``):
+    grain as real frames show it, not single-pixel speckle."""
+    def degrade(img: Array, rng: np.random.Generator) -> Array:
+        noise = cv2.GaussianBlur(rng.normal(0, 1, img.shape).astype(np.float32), (0, 0), psf)
+        return img + noise * np.float32(sigma / max(float(noise.std()), 1e-12))
+    return degrade
 
 
 def with_shot_noise(counts: float) -> Degradation:
@@ -126,6 +137,7 @@ DEGRADATIONS: dict[str, Degradation] = {
     "none": lambda img, rng: img,
     "noise0.05": gaussian_noise(0.05),
     "noise0.10": gaussian_noise(0.10),
+    "cnoise0.05": correlated_noise(0.05),
     "shot10": with_shot_noise(10),
     "blur2": lambda img, rng: cv2.GaussianBlur(img, (0, 0), 2.0),
     "jpeg20": jpeg(20),

@@ -310,3 +310,23 @@ def test_dark_region_tally_bins_true_and_predicted_pixels_by_the_foil_around_the
     assert counts.sum(axis=1).tolist() == [120, 60, 120, 60]
     assert counts[:, dark].tolist() == [60, 0, 60, 0]
     assert counts[:, bright].tolist() == [60, 60, 60, 60]
+
+
+def test_robustness_degradations_keep_the_frame_and_white_and_correlated_noise_differ_in_grain():
+    import numpy as np
+
+    bench = load_bench("bench_robustness")
+    img = np.full((128, 128), 0.5)
+    img[60:63] = 0.2  # a dark line
+    for name, degrade in bench.DEGRADATIONS.items():
+        out = degrade(img.copy(), np.random.default_rng(0))
+        assert out.shape == img.shape and np.isfinite(out).all(), name
+
+    def lag1(noise: np.ndarray) -> float:
+        return float((noise[:, 1:] * noise[:, :-1]).mean() / (noise * noise).mean())
+
+    flat = np.full((128, 128), 0.5)
+    white = bench.DEGRADATIONS["noise0.05"](flat, np.random.default_rng(1)) - flat
+    grain = bench.DEGRADATIONS["cnoise0.05"](flat, np.random.default_rng(1)) - flat
+    assert abs(white.std() - 0.05) < 0.005 and abs(grain.std() - 0.05) < 0.005
+    assert lag1(white) < 0.1 < 0.5 < lag1(grain)
